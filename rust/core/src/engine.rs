@@ -1,0 +1,843 @@
+//! The I/O thread: connects, runs the MQTT session with rumqttc's
+//! `MqttState`, and reconnects with backoff. It owns the socket and is the
+//! only thread that touches it; the API talks to it through [`Command`]s and
+//! a mio `Waker`, so a publish reaches the socket without a lock or a delay.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mio::{Events, Interest, Poll, Token};
+use rumqttc::{
+    ConnectReturnCode, LastWill, Login, MqttState, Packet, PubComp, Publish, QoS, Request,
+    StateError, Subscribe, SubscribeFilter, SubscribeReasonCode, Unsubscribe,
+};
+
+use crate::client::{Event, Message, Shared, INBOUND_LIMIT};
+use crate::error::{ConnAckRefusal, ConnectError};
+use crate::log::log;
+use crate::options::Options;
+use crate::status::ConnectionStatus;
+use crate::transport::{Security, Transport};
+
+pub(crate) const WAKER: Token = Token(0);
+const SOCKET: Token = Token(1);
+
+/// Largest packet accepted from the broker. Messages end up on a small Java
+/// heap; a larger one is a protocol error rather than an OutOfMemoryError.
+const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
+/// Serialized bytes to hold before waiting for the socket to drain.
+const TX_HIGH_WATER: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What the API asks of the I/O thread.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Publish(Publish),
+    Subscribe {
+        filter: String,
+        qos: QoS,
+        version: u64,
+    },
+    Unsubscribe {
+        filter: String,
+        version: u64,
+    },
+    ResumeReading,
+    Close,
+}
+
+/// Why a session or an attempt ended.
+enum Stop {
+    Closed,
+    Failed(ConnectError),
+}
+
+impl From<ConnectError> for Stop {
+    fn from(error: ConnectError) -> Stop {
+        Stop::Failed(error)
+    }
+}
+
+pub(crate) struct Engine {
+    shared: Arc<Shared>,
+    options: Options,
+    commands: Receiver<Command>,
+    poll: Poll,
+    events: Events,
+    state: MqttState,
+    /// Publishes and releases waiting for the connection or for in-flight room, oldest first.
+    pending: VecDeque<Request>,
+    rx: BytesMut,
+    tx: BytesMut,
+    backoff: Duration,
+    /// The subscription-list version the broker has seen this session.
+    subscriptions_synced: u64,
+    subscribe_filters: HashMap<u16, Vec<String>>,
+    /// QoS 2 messages delivered and awaiting PUBREL: a DUP re-send of one is
+    /// acknowledged again but not delivered twice.
+    incoming_qos2: HashSet<u16>,
+    reading_paused: bool,
+    socket_readable: bool,
+    last_sent: Instant,
+    last_received: Instant,
+    ping_sent: Option<Instant>,
+    jitter: RandomState,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        options: Options,
+        commands: Receiver<Command>,
+        poll: Poll,
+    ) -> Engine {
+        let now = Instant::now();
+        Engine {
+            state: MqttState::new(options.max_inflight, false),
+            backoff: options.reconnect_min,
+            shared,
+            options,
+            commands,
+            poll,
+            events: Events::with_capacity(16),
+            pending: VecDeque::new(),
+            rx: BytesMut::with_capacity(READ_CHUNK),
+            tx: BytesMut::with_capacity(READ_CHUNK),
+            subscriptions_synced: 0,
+            subscribe_filters: HashMap::new(),
+            incoming_qos2: HashSet::new(),
+            reading_paused: false,
+            socket_readable: false,
+            last_sent: now,
+            last_received: now,
+            ping_sent: None,
+            jitter: RandomState::new(),
+        }
+    }
+
+    /// The thread's body: connect, serve, reconnect, until closed.
+    pub(crate) fn run(mut self) {
+        while !self.shared.closing() {
+            self.shared.set_status(ConnectionStatus::TryingToConnect);
+            let stop = match self.connect() {
+                Ok(mut transport) => {
+                    self.backoff = self.options.reconnect_min;
+                    self.shared.set_status(ConnectionStatus::Connected);
+                    let stop = self.serve(transport.as_mut());
+                    if let Stop::Closed = stop {
+                        self.disconnect(transport.as_mut());
+                    }
+                    self.end_session(transport.as_mut());
+                    stop
+                }
+                Err(stop) => stop,
+            };
+            match stop {
+                Stop::Closed => break,
+                Stop::Failed(error) => {
+                    self.shared.set_error(&error);
+                    if let Stop::Closed = self.wait_before_retry() {
+                        break;
+                    }
+                }
+            }
+        }
+        log!(self.shared.log, Info, "I/O thread ends");
+    }
+
+    /// One connection attempt: resolve, TCP, TLS, CONNECT, CONNACK. Bounded
+    /// by CONNECTTIMEOUT; interrupted by close.
+    fn connect(&mut self) -> Result<Box<dyn Transport>, Stop> {
+        let deadline = Instant::now() + self.options.connect_timeout;
+        let security = Security::from_options(&self.options)?;
+        let host = self.shared.host.clone();
+        let port = self.options.port();
+        let addresses = resolve(&host, port)?;
+        let mut socket = None;
+        let mut first_error = None;
+        for address in addresses {
+            log!(self.shared.log, Info, "connecting to {address}");
+            match self.tcp_connect(address, deadline) {
+                Ok(connected) => {
+                    socket = Some(connected);
+                    break;
+                }
+                Err(Stop::Closed) => return Err(Stop::Closed),
+                Err(Stop::Failed(error)) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        let socket = match (socket, first_error) {
+            (Some(socket), _) => socket,
+            (None, Some(error)) => return Err(Stop::Failed(error)),
+            (None, None) => {
+                return Err(Stop::Failed(ConnectError::Dns {
+                    host,
+                    reason: "no address found".to_owned(),
+                }))
+            }
+        };
+        let mut transport = security.wrap(socket, &host, port)?;
+        let target = format!("{host}:{port}");
+        let result = self.open_session(transport.as_mut(), deadline, &target);
+        match result {
+            Ok(()) => Ok(transport),
+            Err(stop) => {
+                let _ = self.poll.registry().deregister(transport.socket_mut());
+                Err(stop)
+            }
+        }
+    }
+
+    fn tcp_connect(
+        &mut self,
+        address: SocketAddr,
+        deadline: Instant,
+    ) -> Result<mio::net::TcpStream, Stop> {
+        let refused = |e: io::Error| match e.kind() {
+            io::ErrorKind::ConnectionRefused => ConnectError::Refused { addr: address },
+            _ => ConnectError::Unreachable {
+                addr: address,
+                reason: e.to_string(),
+            },
+        };
+        let mut socket = mio::net::TcpStream::connect(address).map_err(refused)?;
+        self.poll
+            .registry()
+            .register(&mut socket, SOCKET, Interest::READABLE | Interest::WRITABLE)
+            .map_err(|e| ConnectError::Unreachable {
+                addr: address,
+                reason: format!("cannot watch the socket: {e}"),
+            })?;
+        let outcome = loop {
+            if let Err(stop) = self.wait(deadline, "connecting to", &address.to_string()) {
+                break Err(stop);
+            }
+            if let Ok(Some(error)) | Err(error) = socket.take_error() {
+                break Err(Stop::Failed(refused(error)));
+            }
+            match socket.peer_addr() {
+                Ok(_) => break Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => continue,
+                Err(e) => break Err(Stop::Failed(refused(e))),
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                let _ = socket.set_nodelay(true);
+                Ok(socket)
+            }
+            Err(stop) => {
+                let _ = self.poll.registry().deregister(&mut socket);
+                Err(stop)
+            }
+        }
+    }
+
+    /// TLS handshake, CONNECT and CONNACK.
+    fn open_session(
+        &mut self,
+        transport: &mut dyn Transport,
+        deadline: Instant,
+        target: &str,
+    ) -> Result<(), Stop> {
+        while !transport.handshake()? {
+            self.wait(deadline, "in the TLS handshake with", target)?;
+        }
+        self.rx.clear();
+        self.tx.clear();
+        self.write_packet(&Packet::Connect(self.connect_packet()))?;
+        // The CONNECT holds the password: wipe the serialized copy once sent.
+        while !self.tx.is_empty() || transport.wants_write() {
+            match self.flush(transport) {
+                Ok(()) => {}
+                Err(Stop::Failed(ConnectError::ConnectionLost(_))) => {
+                    return Err(Stop::Failed(ConnectError::ClosedBeforeConnAck {
+                        hint: closed_hint(&self.options),
+                    }))
+                }
+                Err(stop) => return Err(stop),
+            }
+            if !self.tx.is_empty() || transport.wants_write() {
+                self.wait(deadline, "sending CONNECT to", target)?;
+            }
+        }
+        loop {
+            match Packet::read(&mut self.rx, MAX_INCOMING_PACKET) {
+                Ok(Packet::ConnAck(connack)) => {
+                    return match connack.code {
+                        ConnectReturnCode::Success => {
+                            log!(
+                                self.shared.log,
+                                Info,
+                                "connected to {target} (session present: {})",
+                                connack.session_present
+                            );
+                            self.start_session(connack.session_present);
+                            Ok(())
+                        }
+                        code => Err(Stop::Failed(ConnectError::ConnAckRefused(refusal(code)))),
+                    };
+                }
+                Ok(other) => {
+                    return Err(Stop::Failed(ConnectError::Protocol(format!(
+                        "expected CONNACK, got {other:?}"
+                    ))))
+                }
+                Err(rumqttc::Error::InsufficientBytes(_)) => {}
+                Err(e) => {
+                    return Err(Stop::Failed(ConnectError::Protocol(format!(
+                        "invalid CONNACK: {e}"
+                    ))))
+                }
+            }
+            match self.read_chunk(transport) {
+                Ok(0) => {
+                    return Err(Stop::Failed(ConnectError::ClosedBeforeConnAck {
+                        hint: closed_hint(&self.options),
+                    }))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait(deadline, "waiting for CONNACK from", target)?;
+                }
+                Err(e) => return Err(Stop::Failed(transport.explain(&e))),
+            }
+        }
+    }
+
+    fn connect_packet(&self) -> rumqttc::Connect {
+        let mut connect = rumqttc::Connect::new(self.shared.client_id.clone());
+        connect.keep_alive = u16::try_from(self.options.keep_alive.as_secs()).unwrap_or(u16::MAX);
+        connect.clean_session = self.options.clean_session;
+        connect.last_will = self
+            .options
+            .will()
+            .map(|will| LastWill::new(will.topic, will.payload, qos(will.qos), will.retain));
+        if let Some(username) = &self.options.username {
+            let password = self
+                .options
+                .password
+                .as_ref()
+                .map(|p| String::from_utf8_lossy(p.expose()).into_owned())
+                .unwrap_or_default();
+            connect.login = Some(Login::new(username.clone(), password));
+        }
+        connect
+    }
+
+    /// Prepares the state for a new session: clean or resumed.
+    fn start_session(&mut self, session_present: bool) {
+        if !session_present {
+            self.incoming_qos2.clear();
+        }
+        let now = Instant::now();
+        self.last_sent = now;
+        self.last_received = now;
+        self.ping_sent = None;
+        self.socket_readable = true;
+        self.subscribe_filters.clear();
+    }
+
+    /// Runs a connected session until it ends.
+    fn serve(&mut self, transport: &mut dyn Transport) -> Stop {
+        if let Err(stop) = self.restore_subscriptions() {
+            return stop;
+        }
+        loop {
+            if let Err(stop) = self.session_step(transport) {
+                return stop;
+            }
+        }
+    }
+
+    fn session_step(&mut self, transport: &mut dyn Transport) -> Result<(), Stop> {
+        self.take_commands(true)?;
+        if self.socket_readable && !self.reading_paused {
+            self.read_available(transport)?;
+        }
+        self.fill_tx()?;
+        self.flush(transport)?;
+        let timeout = self.keep_alive()?;
+        if !self.tx.is_empty() {
+            // Keep-alive may have queued a PINGREQ.
+            self.flush(transport)?;
+        }
+        self.poll_once(Some(timeout))?;
+        Ok(())
+    }
+
+    /// Sends DISCONNECT so the broker drops the will, best effort, bounded.
+    fn disconnect(&mut self, transport: &mut dyn Transport) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        if self.write_packet(&Packet::Disconnect).is_err() {
+            return;
+        }
+        while !self.tx.is_empty() || transport.wants_write() {
+            if self.flush(transport).is_err() || Instant::now() >= deadline {
+                return;
+            }
+            if !self.tx.is_empty() || transport.wants_write() {
+                let _ = self
+                    .poll
+                    .poll(&mut self.events, Some(Duration::from_millis(50)));
+            }
+        }
+        let _ = transport.socket_mut().shutdown(std::net::Shutdown::Both);
+    }
+
+    /// After a session: unacknowledged messages go back to the front of the
+    /// queue, QoS 1/2 publishes marked DUP, in their original order.
+    fn end_session(&mut self, transport: &mut dyn Transport) {
+        let _ = self.poll.registry().deregister(transport.socket_mut());
+        let collision = self.state.collision.take();
+        let mut resend: VecDeque<Request> = self.state.clean().into();
+        if let Some(publish) = collision {
+            resend.push_back(Request::Publish(publish));
+        }
+        for request in resend.iter_mut() {
+            if let Request::Publish(publish) = request {
+                publish.dup = publish.qos != QoS::AtMostOnce;
+            }
+        }
+        resend.append(&mut self.pending);
+        self.pending = resend;
+        if self.options.clean_session {
+            self.state = MqttState::new(self.options.max_inflight, false);
+        }
+        self.state.events.clear();
+        self.rx.clear();
+        self.tx.clear();
+        self.subscriptions_synced = 0;
+        self.reading_paused = false;
+    }
+
+    /// Waits RECONNECTMIN doubling up to RECONNECTMAX, with jitter so that a
+    /// fleet of gateways does not reconnect in step.
+    fn wait_before_retry(&mut self) -> Stop {
+        let base = self.backoff;
+        self.backoff = (self.backoff * 2)
+            .min(self.options.reconnect_max)
+            .max(self.options.reconnect_min);
+        let mut hasher = self.jitter.build_hasher();
+        hasher.write_u128(Instant::now().elapsed().as_nanos());
+        // 75%..100% of the base delay.
+        let jitter = (hasher.finish() % 256) as u32;
+        let delay = base * (768 + jitter) / 1024;
+        log!(
+            self.shared.log,
+            Info,
+            "next try in {} ms",
+            delay.as_millis()
+        );
+        let deadline = Instant::now() + delay;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Stop::Failed(ConnectError::Protocol(String::new()));
+            }
+            if let Err(Stop::Closed) = self.poll_once(Some(deadline - now)) {
+                return Stop::Closed;
+            }
+            if let Err(Stop::Closed) = self.take_commands(false) {
+                return Stop::Closed;
+            }
+        }
+    }
+
+    /// Waits for the socket or a command until `deadline`; commands are
+    /// taken (close ends the wait).
+    fn wait(&mut self, deadline: Instant, phase: &'static str, target: &str) -> Result<(), Stop> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Stop::Failed(ConnectError::Timeout {
+                phase,
+                target: target.to_owned(),
+                seconds: self.options.connect_timeout.as_secs(),
+            }));
+        }
+        self.poll_once(Some(deadline - now))?;
+        self.take_commands(false)
+    }
+
+    fn poll_once(&mut self, timeout: Option<Duration>) -> Result<(), Stop> {
+        if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(Stop::Failed(ConnectError::ConnectionLost(format!(
+                    "poll failed: {e}"
+                ))));
+            }
+        }
+        for event in self.events.iter() {
+            if event.token() == SOCKET && (event.is_readable() || event.is_read_closed()) {
+                self.socket_readable = true;
+            }
+        }
+        if self.shared.closing() {
+            return Err(Stop::Closed);
+        }
+        Ok(())
+    }
+
+    /// Takes every waiting command. Outside a session, subscription changes
+    /// are left to the restore on connect.
+    fn take_commands(&mut self, connected: bool) -> Result<(), Stop> {
+        loop {
+            match self.commands.try_recv() {
+                Ok(Command::Publish(publish)) => self.pending.push_back(Request::Publish(publish)),
+                Ok(Command::Subscribe {
+                    filter,
+                    qos,
+                    version,
+                }) => {
+                    if connected && version > self.subscriptions_synced {
+                        self.send_subscribe(vec![SubscribeFilter::new(filter, qos)])?;
+                    }
+                }
+                Ok(Command::Unsubscribe { filter, version }) => {
+                    if connected && version > self.subscriptions_synced {
+                        let unsubscribe = Unsubscribe::new(filter);
+                        self.send_request(Request::Unsubscribe(unsubscribe))?;
+                    }
+                }
+                Ok(Command::ResumeReading) => self.reading_paused = false,
+                Ok(Command::Close) => return Err(Stop::Closed),
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Disconnected) => return Err(Stop::Closed),
+            }
+        }
+    }
+
+    fn restore_subscriptions(&mut self) -> Result<(), Stop> {
+        let (filters, version) = {
+            let subscriptions = self
+                .shared
+                .subscriptions
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let filters: Vec<SubscribeFilter> = subscriptions
+                .entries
+                .iter()
+                .map(|s| SubscribeFilter::new(s.filter.clone(), s.qos))
+                .collect();
+            (filters, subscriptions.version)
+        };
+        self.subscriptions_synced = version;
+        if !filters.is_empty() {
+            self.send_subscribe(filters)?;
+        }
+        Ok(())
+    }
+
+    fn send_subscribe(&mut self, filters: Vec<SubscribeFilter>) -> Result<(), Stop> {
+        let names: Vec<String> = filters.iter().map(|f| f.path.clone()).collect();
+        if let Some(Packet::Subscribe(subscribe)) =
+            self.send_request(Request::Subscribe(Subscribe::new_many(filters)))?
+        {
+            self.subscribe_filters.insert(subscribe.pkid, names);
+        }
+        Ok(())
+    }
+
+    /// Runs a request through the state and serializes what it yields.
+    fn send_request(&mut self, request: Request) -> Result<Option<Packet>, Stop> {
+        let packet = self
+            .state
+            .handle_outgoing_packet(request)
+            .map_err(|e| ConnectError::Protocol(e.to_string()))?;
+        self.state.events.clear();
+        if let Some(packet) = &packet {
+            self.write_packet(packet)?;
+        }
+        Ok(packet)
+    }
+
+    /// Moves waiting publishes into the session while in-flight room lasts.
+    fn fill_tx(&mut self) -> Result<(), Stop> {
+        while self.tx.len() < TX_HIGH_WATER
+            && self.state.inflight() < self.options.max_inflight
+            && self.state.collision.is_none()
+        {
+            let Some(request) = self.pending.pop_front() else {
+                break;
+            };
+            let fire_and_forget =
+                matches!(&request, Request::Publish(p) if p.qos == QoS::AtMostOnce);
+            self.send_request(request)?;
+            if fire_and_forget {
+                self.shared.complete(1);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_packet(&mut self, packet: &Packet) -> Result<(), Stop> {
+        packet.write(&mut self.tx, usize::MAX).map_err(|e| {
+            Stop::Failed(ConnectError::Protocol(format!(
+                "cannot encode a packet: {e}"
+            )))
+        })?;
+        Ok(())
+    }
+
+    /// Writes serialized packets to the transport until done or it would block.
+    fn flush(&mut self, transport: &mut dyn Transport) -> Result<(), Stop> {
+        let lost = |e: io::Error, t: &dyn Transport| {
+            Stop::Failed(match t.explain(&e) {
+                ConnectError::ConnectionLost(reason) => ConnectError::ConnectionLost(reason),
+                other => other,
+            })
+        };
+        while !self.tx.is_empty() {
+            match transport.write(&self.tx) {
+                Ok(0) => {
+                    return Err(Stop::Failed(ConnectError::ConnectionLost(
+                        "the socket accepts no more data".to_owned(),
+                    )))
+                }
+                Ok(n) => {
+                    let _ = self.tx.split_to(n);
+                    self.last_sent = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(lost(e, transport)),
+            }
+        }
+        match transport.flush() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(lost(e, transport)),
+            _ => Ok(()),
+        }
+    }
+
+    fn read_chunk(&mut self, transport: &mut dyn Transport) -> io::Result<usize> {
+        let start = self.rx.len();
+        self.rx.resize(start + READ_CHUNK, 0);
+        let result = transport.read(&mut self.rx[start..]);
+        self.rx.truncate(start + *result.as_ref().unwrap_or(&0));
+        result
+    }
+
+    /// Reads until the socket is drained (mio is edge-triggered) or reading
+    /// pauses because the application has too many unread messages.
+    fn read_available(&mut self, transport: &mut dyn Transport) -> Result<(), Stop> {
+        while !self.reading_paused {
+            self.handle_incoming()?;
+            if self.reading_paused {
+                break;
+            }
+            match self.read_chunk(transport) {
+                Ok(0) => {
+                    return Err(Stop::Failed(ConnectError::ConnectionLost(
+                        "the broker closed the connection".to_owned(),
+                    )))
+                }
+                Ok(_) => self.last_received = Instant::now(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.socket_readable = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Stop::Failed(match transport.explain(&e) {
+                        ConnectError::ConnectionLost(reason) => {
+                            ConnectError::ConnectionLost(reason)
+                        }
+                        other => other,
+                    }))
+                }
+            }
+        }
+        self.handle_incoming()
+    }
+
+    /// Handles every complete packet in the receive buffer.
+    fn handle_incoming(&mut self) -> Result<(), Stop> {
+        while !self.reading_paused {
+            let packet = match Packet::read(&mut self.rx, MAX_INCOMING_PACKET) {
+                Ok(packet) => packet,
+                Err(rumqttc::Error::InsufficientBytes(_)) => return Ok(()),
+                Err(e) => {
+                    return Err(Stop::Failed(ConnectError::Protocol(format!(
+                        "invalid packet from the broker: {e}"
+                    ))))
+                }
+            };
+            self.handle_packet(packet)?;
+        }
+        Ok(())
+    }
+
+    fn handle_packet(&mut self, packet: Packet) -> Result<(), Stop> {
+        let mut deliver = None;
+        let mut completes = false;
+        match &packet {
+            Packet::Publish(publish) => {
+                let first_time =
+                    publish.qos != QoS::ExactlyOnce || self.incoming_qos2.insert(publish.pkid);
+                if first_time {
+                    deliver = Some(Message {
+                        topic: publish.topic.clone(),
+                        payload: publish.payload.clone(),
+                        qos: publish.qos as u8,
+                        retain: publish.retain,
+                    });
+                }
+            }
+            Packet::PubRel(pubrel) => {
+                self.incoming_qos2.remove(&pubrel.pkid);
+            }
+            Packet::PubAck(_) | Packet::PubComp(_) => completes = true,
+            Packet::PingResp => self.ping_sent = None,
+            Packet::SubAck(suback) => {
+                let filters = self
+                    .subscribe_filters
+                    .remove(&suback.pkid)
+                    .unwrap_or_default();
+                for (i, code) in suback.return_codes.iter().enumerate() {
+                    if let SubscribeReasonCode::Failure = code {
+                        let filter = filters.get(i).map(String::as_str).unwrap_or("?");
+                        self.shared.set_error_text(format!(
+                            "the broker refused the subscription to '{filter}' (SUBACK failure): check the broker's ACL"
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let pubrel_pkid = match &packet {
+            Packet::PubRel(pubrel) => Some(pubrel.pkid),
+            _ => None,
+        };
+        let outgoing = match self.state.handle_incoming_packet(packet) {
+            Ok(outgoing) => {
+                if completes {
+                    self.shared.complete(1);
+                }
+                outgoing
+            }
+            // After a resumed session the broker may re-send a PUBREL we
+            // forgot, and must still get its PUBCOMP.
+            Err(StateError::Unsolicited(pkid)) if pubrel_pkid == Some(pkid) => {
+                Some(Packet::PubComp(PubComp { pkid }))
+            }
+            Err(StateError::Unsolicited(pkid)) => {
+                log!(
+                    self.shared.log,
+                    Debug,
+                    "ignoring an unsolicited acknowledgement for packet {pkid}"
+                );
+                None
+            }
+            Err(e) => return Err(Stop::Failed(ConnectError::Protocol(e.to_string()))),
+        };
+        self.state.events.clear();
+        if let Some(packet) = outgoing {
+            self.write_packet(&packet)?;
+        }
+        if let Some(message) = deliver {
+            let mut inbound = self
+                .shared
+                .inbound
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            inbound.push_back(message);
+            if inbound.len() >= INBOUND_LIMIT {
+                self.reading_paused = true;
+                log!(self.shared.log, Warn, "{INBOUND_LIMIT} messages unread: reading paused until readMessage() catches up");
+            }
+            drop(inbound);
+            self.shared.emit(Event::MessageArrived);
+        }
+        Ok(())
+    }
+
+    /// Sends PINGREQ when the link was quiet for KEEPALIVE and declares the
+    /// connection dead when no PINGRESP came within half of it: a dead link
+    /// is found within 1.5 × KEEPALIVE. Returns how long to sleep.
+    fn keep_alive(&mut self) -> Result<Duration, Stop> {
+        let keep_alive = self.options.keep_alive;
+        if keep_alive.is_zero() {
+            return Ok(Duration::from_secs(3600));
+        }
+        let now = Instant::now();
+        let answer_within = keep_alive / 2;
+        if let Some(sent) = self.ping_sent {
+            if self.reading_paused {
+                // Not reading: the answer may be waiting unread.
+                self.ping_sent = None;
+            } else if now.duration_since(sent) >= answer_within {
+                return Err(Stop::Failed(ConnectError::ConnectionLost(format!(
+                    "no answer from the broker to a keep-alive ping within {} ms (KEEPALIVE {} s)",
+                    answer_within.as_millis(),
+                    keep_alive.as_secs()
+                ))));
+            } else {
+                return Ok(answer_within - now.duration_since(sent));
+            }
+        }
+        let quiet_since = self.last_sent.min(self.last_received);
+        let due = quiet_since + keep_alive;
+        if now >= due {
+            self.state.await_pingresp = false;
+            self.send_request(Request::PingReq(rumqttc::PingReq))?;
+            self.ping_sent = Some(now);
+            return Ok(answer_within);
+        }
+        Ok(due - now)
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
+    let addresses: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| ConnectError::Dns {
+            host: host.to_owned(),
+            reason: e.to_string(),
+        })?
+        .collect();
+    if addresses.is_empty() {
+        return Err(ConnectError::Dns {
+            host: host.to_owned(),
+            reason: "the name has no address".to_owned(),
+        });
+    }
+    Ok(addresses)
+}
+
+fn refusal(code: ConnectReturnCode) -> ConnAckRefusal {
+    match code {
+        ConnectReturnCode::RefusedProtocolVersion => ConnAckRefusal::ProtocolVersion,
+        ConnectReturnCode::BadClientId => ConnAckRefusal::IdentifierRejected,
+        ConnectReturnCode::ServiceUnavailable => ConnAckRefusal::ServerUnavailable,
+        ConnectReturnCode::BadUserNamePassword => ConnAckRefusal::BadUsernameOrPassword,
+        ConnectReturnCode::NotAuthorized | ConnectReturnCode::Success => {
+            ConnAckRefusal::NotAuthorized
+        }
+    }
+}
+
+/// What a broker that hangs up on CONNECT most likely means.
+fn closed_hint(options: &Options) -> &'static str {
+    if options.uses_tls() {
+        " (the broker may refuse this client id or configuration: see the broker's log)"
+    } else {
+        " (is this port a TLS listener? then set CAFILE, or PSK and PSK-IDENTITY)"
+    }
+}
+
+fn qos(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}

@@ -1,0 +1,591 @@
+//! The options of `setOption(name, value)`: one parser, names
+//! case-insensitive, every error naming the option and the accepted values.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::log::LogLevel;
+use crate::secret::Secret;
+use crate::topic::validate_topic;
+
+/// The default cipher list for TLS-PSK: the fast suites first (see docs/psk.md).
+pub const DEFAULT_PSK_CIPHERS: &str =
+    "ECDHE-PSK-CHACHA20-POLY1305:PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:ECDHE-PSK-AES128-CBC-SHA256";
+
+/// Every option name, as listed in errors and docs/options.md.
+pub const OPTION_NAMES: &[&str] = &[
+    "PORT",
+    "KEEPALIVE",
+    "PROTOCOLVERSION",
+    "TLSVERSION",
+    "CAFILE",
+    "CERTFILE",
+    "KEYFILE",
+    "KEYPASSWORD",
+    "TLSVERIFYHOSTNAME",
+    "USERNAME",
+    "PASSWORD",
+    "WILLTOPIC",
+    "WILLPAYLOAD",
+    "WILLQOS",
+    "WILLRETAIN",
+    "CLEANSESSION",
+    "MAXINFLIGHT",
+    "LOG",
+    "CONNECTTIMEOUT",
+    "RECONNECTMIN",
+    "RECONNECTMAX",
+    "PSK",
+    "PSK-IDENTITY",
+    "PSK-CIPHERS",
+];
+
+/// The lowest TLS version to accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    /// "tlsv1.2": TLS 1.2 or 1.3.
+    Tls12,
+    /// "tlsv1.3": TLS 1.3 only.
+    Tls13,
+}
+
+/// TLS-PSK settings: both parts are required together.
+#[derive(Debug, Clone)]
+pub struct PskOptions {
+    pub identity: String,
+    pub key: Secret,
+    pub ciphers: String,
+}
+
+/// The will message the broker publishes when the client dies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Will {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub retain: bool,
+}
+
+/// A client's configuration. Build with [`Options::set`]; check with
+/// [`Options::validate`] before connecting.
+#[derive(Debug, Clone)]
+pub struct Options {
+    port: Option<u16>,
+    pub keep_alive: Duration,
+    pub tls_version: TlsVersion,
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub key_password: Option<Secret>,
+    pub verify_hostname: bool,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    will_topic: Option<String>,
+    will_payload: Vec<u8>,
+    will_qos: u8,
+    will_retain: bool,
+    pub clean_session: bool,
+    pub max_inflight: u16,
+    pub log_level: LogLevel,
+    pub connect_timeout: Duration,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    psk_key: Option<Secret>,
+    psk_identity: Option<String>,
+    psk_ciphers: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            port: None,
+            keep_alive: Duration::from_secs(60),
+            tls_version: TlsVersion::Tls12,
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            key_password: None,
+            verify_hostname: true,
+            username: None,
+            password: None,
+            will_topic: None,
+            will_payload: Vec::new(),
+            will_qos: 0,
+            will_retain: false,
+            clean_session: true,
+            max_inflight: 20,
+            log_level: LogLevel::Off,
+            connect_timeout: Duration::from_secs(30),
+            reconnect_min: Duration::from_secs(1),
+            reconnect_max: Duration::from_secs(60),
+            psk_key: None,
+            psk_identity: None,
+            psk_ciphers: None,
+        }
+    }
+}
+
+impl Options {
+    /// Sets one option by its Flexy name (case-insensitive).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        match name.to_ascii_uppercase().as_str() {
+            "PORT" => self.port = Some(parse_int("PORT", value, 1, 65535, "a port number")? as u16),
+            "KEEPALIVE" => {
+                self.keep_alive = seconds("KEEPALIVE", value, 0, 65535, "seconds, 0 turns keep-alive off")?
+            }
+            "PROTOCOLVERSION" => match value.trim() {
+                "3.1.1" | "4" => {}
+                other => {
+                    return Err(invalid(
+                        "PROTOCOLVERSION",
+                        format!("'{other}' is not supported; accepted: \"3.1.1\""),
+                    ))
+                }
+            },
+            "TLSVERSION" => {
+                self.tls_version = match value.trim().to_ascii_lowercase().as_str() {
+                    "tlsv1.2" => TlsVersion::Tls12,
+                    "tlsv1.3" => TlsVersion::Tls13,
+                    other => {
+                        return Err(invalid(
+                            "TLSVERSION",
+                            format!("'{other}' is not accepted; accepted: \"tlsv1.2\" (TLS 1.2 or newer), \"tlsv1.3\" (TLS 1.3 only)"),
+                        ))
+                    }
+                }
+            }
+            "CAFILE" => {
+                self.check_not_psk("CAFILE")?;
+                self.ca_file = path("CAFILE", value)?
+            }
+            "CERTFILE" => {
+                self.check_not_psk("CERTFILE")?;
+                self.cert_file = path("CERTFILE", value)?
+            }
+            "KEYFILE" => {
+                self.check_not_psk("KEYFILE")?;
+                self.key_file = path("KEYFILE", value)?
+            }
+            "KEYPASSWORD" => self.key_password = non_empty_secret(value),
+            "TLSVERIFYHOSTNAME" => self.verify_hostname = flag("TLSVERIFYHOSTNAME", value)?,
+            "USERNAME" => self.username = Some(value.to_owned()).filter(|u| !u.is_empty()),
+            "PASSWORD" => self.password = non_empty_secret(value),
+            "WILLTOPIC" => {
+                if value.is_empty() {
+                    self.will_topic = None;
+                } else {
+                    validate_topic(value).map_err(|e| invalid("WILLTOPIC", e.to_string()))?;
+                    self.will_topic = Some(value.to_owned());
+                }
+            }
+            "WILLPAYLOAD" => self.will_payload = value.as_bytes().to_vec(),
+            "WILLQOS" => self.will_qos = parse_int("WILLQOS", value, 0, 2, "a QoS")? as u8,
+            "WILLRETAIN" => self.will_retain = flag("WILLRETAIN", value)?,
+            "CLEANSESSION" => self.clean_session = flag("CLEANSESSION", value)?,
+            "MAXINFLIGHT" => {
+                self.max_inflight =
+                    parse_int("MAXINFLIGHT", value, 1, 65535, "a message count")? as u16
+            }
+            "LOG" => {
+                let level = parse_int("LOG", value, 0, 4, "a level: 0 off, 1 error, 2 warning, 3 info, 4 debug")?;
+                self.log_level = LogLevel::from_u8(level as u8).unwrap_or(LogLevel::Debug);
+            }
+            "CONNECTTIMEOUT" => {
+                self.connect_timeout = seconds("CONNECTTIMEOUT", value, 1, 3600, "seconds")?
+            }
+            "RECONNECTMIN" => {
+                self.reconnect_min = seconds("RECONNECTMIN", value, 0, 86400, "seconds")?
+            }
+            "RECONNECTMAX" => {
+                self.reconnect_max = seconds("RECONNECTMAX", value, 1, 86400, "seconds")?
+            }
+            "PSK" => {
+                self.check_no_certificates("PSK")?;
+                self.psk_key = Some(parse_psk_key(value)?);
+            }
+            "PSK-IDENTITY" => {
+                self.check_no_certificates("PSK-IDENTITY")?;
+                if value.is_empty() || value.len() > 128 {
+                    return Err(invalid(
+                        "PSK-IDENTITY",
+                        format!("must be 1 to 128 bytes of UTF-8, got {} bytes", value.len()),
+                    ));
+                }
+                self.psk_identity = Some(value.to_owned());
+            }
+            "PSK-CIPHERS" => {
+                if value.trim().is_empty() {
+                    return Err(invalid(
+                        "PSK-CIPHERS",
+                        "empty; give an OpenSSL cipher list such as \"PSK-AES128-GCM-SHA256\"".to_owned(),
+                    ));
+                }
+                self.psk_ciphers = Some(value.trim().to_owned());
+            }
+            _ => {
+                return Err(Error::UnknownOption {
+                    name: name.to_owned(),
+                    accepted: OPTION_NAMES.join(", "),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what single `set` calls cannot: options that need each other.
+    pub fn validate(&self) -> Result<(), Error> {
+        match (&self.psk_key, &self.psk_identity) {
+            (Some(_), None) => {
+                return Err(Error::ConflictingOptions(
+                    "PSK is set but PSK-IDENTITY is not; TLS-PSK needs both".to_owned(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(Error::ConflictingOptions(
+                    "PSK-IDENTITY is set but PSK is not; TLS-PSK needs both".to_owned(),
+                ))
+            }
+            _ => {}
+        }
+        if self.ca_file.is_none() && (self.cert_file.is_some() || self.key_file.is_some()) {
+            return Err(Error::ConflictingOptions(
+                "CERTFILE/KEYFILE are set but CAFILE is not; certificate TLS verifies the broker against the CA in CAFILE".to_owned(),
+            ));
+        }
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err(Error::ConflictingOptions(
+                "a client certificate needs both CERTFILE and KEYFILE".to_owned(),
+            ));
+        }
+        if self.password.is_some() && self.username.is_none() {
+            return Err(Error::ConflictingOptions(
+                "PASSWORD is set but USERNAME is not; MQTT 3.1.1 sends a password only with a user name".to_owned(),
+            ));
+        }
+        if self.will_topic.is_none()
+            && (!self.will_payload.is_empty() || self.will_qos != 0 || self.will_retain)
+        {
+            return Err(Error::ConflictingOptions(
+                "WILLPAYLOAD/WILLQOS/WILLRETAIN are set but WILLTOPIC is not".to_owned(),
+            ));
+        }
+        if self.reconnect_min > self.reconnect_max {
+            return Err(Error::ConflictingOptions(format!(
+                "RECONNECTMIN ({} s) is larger than RECONNECTMAX ({} s)",
+                self.reconnect_min.as_secs(),
+                self.reconnect_max.as_secs()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The port: PORT, else 8883 with TLS or TLS-PSK, else 1883.
+    pub fn port(&self) -> u16 {
+        self.port
+            .unwrap_or(if self.uses_tls() { 8883 } else { 1883 })
+    }
+
+    /// True when certificate TLS or TLS-PSK is configured.
+    pub fn uses_tls(&self) -> bool {
+        self.ca_file.is_some() || self.psk().is_some()
+    }
+
+    /// The TLS-PSK settings when both PSK and PSK-IDENTITY are set.
+    pub fn psk(&self) -> Option<PskOptions> {
+        match (&self.psk_key, &self.psk_identity) {
+            (Some(key), Some(identity)) => Some(PskOptions {
+                identity: identity.clone(),
+                key: key.clone(),
+                ciphers: self
+                    .psk_ciphers
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_PSK_CIPHERS.to_owned()),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The will, when WILLTOPIC is set.
+    pub fn will(&self) -> Option<Will> {
+        self.will_topic.as_ref().map(|topic| Will {
+            topic: topic.clone(),
+            payload: self.will_payload.clone(),
+            qos: self.will_qos,
+            retain: self.will_retain,
+        })
+    }
+
+    fn check_not_psk(&self, name: &'static str) -> Result<(), Error> {
+        if self.psk_key.is_some() || self.psk_identity.is_some() {
+            return Err(Error::ConflictingOptions(format!(
+                "{name} cannot be combined with PSK/PSK-IDENTITY: use certificates or a pre-shared key, not both"
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_no_certificates(&self, name: &'static str) -> Result<(), Error> {
+        if self.ca_file.is_some() || self.cert_file.is_some() || self.key_file.is_some() {
+            return Err(Error::ConflictingOptions(format!(
+                "{name} cannot be combined with CAFILE/CERTFILE/KEYFILE: use certificates or a pre-shared key, not both"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(name: &'static str, reason: String) -> Error {
+    Error::InvalidOption { name, reason }
+}
+
+fn parse_int(
+    name: &'static str,
+    value: &str,
+    min: u32,
+    max: u32,
+    what: &str,
+) -> Result<u32, Error> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(invalid(
+            name,
+            format!("'{value}' is not {what} ({min}-{max})"),
+        )),
+    }
+}
+
+fn seconds(
+    name: &'static str,
+    value: &str,
+    min: u32,
+    max: u32,
+    what: &str,
+) -> Result<Duration, Error> {
+    parse_int(name, value, min, max, what).map(|s| Duration::from_secs(u64::from(s)))
+}
+
+fn flag(name: &'static str, value: &str) -> Result<bool, Error> {
+    match value.trim() {
+        "1" => Ok(true),
+        "0" => Ok(false),
+        other => Err(invalid(
+            name,
+            format!("'{other}' is not accepted; accepted: \"0\", \"1\""),
+        )),
+    }
+}
+
+fn path(name: &'static str, value: &str) -> Result<Option<PathBuf>, Error> {
+    if value.contains('\0') {
+        return Err(invalid(
+            name,
+            "the path contains a NUL character".to_owned(),
+        ));
+    }
+    Ok(Some(PathBuf::from(value)).filter(|p| !p.as_os_str().is_empty()))
+}
+
+fn non_empty_secret(value: &str) -> Option<Secret> {
+    Some(Secret::new(value.as_bytes().to_vec())).filter(|s| !s.expose().is_empty())
+}
+
+/// Parses the hex key of Mosquitto's `psk_file` (`identity:hexkey`). The
+/// error never repeats the value: it is a secret.
+fn parse_psk_key(value: &str) -> Result<Secret, Error> {
+    let hex = value.trim().as_bytes();
+    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 128 {
+        return Err(invalid(
+            "PSK",
+            format!(
+                "must be an even number of hex digits for a 1 to 64 byte key (as in a Mosquitto psk_file), got {} characters",
+                hex.len()
+            ),
+        ));
+    }
+    let mut key = Vec::with_capacity(hex.len() / 2);
+    for pair in hex.chunks(2) {
+        match (hex_digit(pair[0]), hex_digit(pair[1])) {
+            (Some(high), Some(low)) => key.push(high << 4 | low),
+            _ => {
+                // Wipe the part already decoded before reporting.
+                drop(Secret::new(key));
+                return Err(invalid(
+                    "PSK",
+                    "contains a character that is not a hex digit (0-9, a-f, A-F)".to_owned(),
+                ));
+            }
+        }
+    }
+    Ok(Secret::new(key))
+}
+
+fn hex_digit(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(options: &mut Options, name: &str, value: &str) -> Result<(), Error> {
+        options.set(name, value)
+    }
+
+    #[test]
+    fn names_are_case_insensitive() {
+        let mut options = Options::default();
+        set(&mut options, "port", "1884").expect("port");
+        set(&mut options, "KeepAlive", "15").expect("keepalive");
+        assert_eq!(options.port(), 1884);
+        assert_eq!(options.keep_alive, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn unknown_option_lists_the_accepted_names() {
+        let err = Options::default().set("PROT", "1").expect_err("unknown");
+        let text = err.to_string();
+        assert!(text.contains("unknown option 'PROT'"), "{text}");
+        assert!(
+            text.contains("PORT") && text.contains("PSK-IDENTITY"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_option_and_the_accepted_range() {
+        let cases = [
+            ("PORT", "0", "PORT", "(1-65535)"),
+            ("PORT", "70000", "PORT", "(1-65535)"),
+            ("PORT", "abc", "PORT", "'abc'"),
+            ("KEEPALIVE", "-1", "KEEPALIVE", "(0-65535)"),
+            ("MAXINFLIGHT", "0", "MAXINFLIGHT", "(1-65535)"),
+            ("WILLQOS", "3", "WILLQOS", "(0-2)"),
+            ("CLEANSESSION", "yes", "CLEANSESSION", "\"0\", \"1\""),
+            ("TLSVERSION", "tlsv1.1", "TLSVERSION", "\"tlsv1.2\""),
+            ("PROTOCOLVERSION", "5", "PROTOCOLVERSION", "\"3.1.1\""),
+            ("LOG", "9", "LOG", "0 off"),
+            ("CONNECTTIMEOUT", "0", "CONNECTTIMEOUT", "(1-3600)"),
+            ("WILLTOPIC", "a/#", "WILLTOPIC", "wildcard"),
+        ];
+        for (name, value, expect_name, expect_text) in cases {
+            let err = Options::default().set(name, value).expect_err(name);
+            let text = err.to_string();
+            assert!(
+                matches!(err, Error::InvalidOption { name, .. } if name == expect_name),
+                "{text}"
+            );
+            assert!(text.contains(expect_text), "{name}={value}: {text}");
+        }
+    }
+
+    #[test]
+    fn port_defaults_to_8883_with_tls_or_psk_and_1883_without() {
+        let mut options = Options::default();
+        assert_eq!(options.port(), 1883);
+        set(&mut options, "CAFILE", "/tmp/ca.pem").expect("cafile");
+        assert_eq!(options.port(), 8883);
+
+        let mut psk = Options::default();
+        set(&mut psk, "PSK", "00ff").expect("psk");
+        set(&mut psk, "PSK-IDENTITY", "flexy").expect("identity");
+        assert_eq!(psk.port(), 8883);
+        set(&mut psk, "PORT", "18883").expect("port");
+        assert_eq!(psk.port(), 18883);
+    }
+
+    #[test]
+    fn psk_is_parsed_from_hex_and_never_echoed_in_errors() {
+        let mut options = Options::default();
+        set(&mut options, "PSK", "DEADbeef").expect("psk");
+        set(&mut options, "PSK-IDENTITY", "gw1").expect("identity");
+        let psk = options.psk().expect("psk set");
+        assert_eq!(psk.key.expose(), &[0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(psk.ciphers, DEFAULT_PSK_CIPHERS);
+
+        for bad in ["abc", "", "zz11", &"00".repeat(65)] {
+            let text = Options::default()
+                .set("PSK", bad)
+                .expect_err(bad)
+                .to_string();
+            assert!(text.contains("PSK"), "{text}");
+            if bad.len() > 2 {
+                assert!(!text.contains(bad), "error repeats the secret: {text}");
+            }
+        }
+        assert!(!format!("{options:?}").contains("deadbeef"));
+    }
+
+    #[test]
+    fn psk_needs_both_parts_and_excludes_certificates() {
+        let mut only_key = Options::default();
+        set(&mut only_key, "PSK", "0011").expect("psk");
+        assert!(only_key
+            .validate()
+            .expect_err("half")
+            .to_string()
+            .contains("PSK-IDENTITY is not"));
+
+        let mut only_identity = Options::default();
+        set(&mut only_identity, "PSK-IDENTITY", "id").expect("identity");
+        assert!(only_identity.validate().is_err());
+
+        let mut both = Options::default();
+        set(&mut both, "CAFILE", "/tmp/ca.pem").expect("cafile");
+        assert!(matches!(
+            both.set("PSK", "0011"),
+            Err(Error::ConflictingOptions(_))
+        ));
+        let mut reverse = Options::default();
+        set(&mut reverse, "PSK-IDENTITY", "id").expect("identity");
+        assert!(matches!(
+            reverse.set("CERTFILE", "/c.pem"),
+            Err(Error::ConflictingOptions(_))
+        ));
+    }
+
+    #[test]
+    fn validate_catches_options_that_need_each_other() {
+        let mut cert_without_ca = Options::default();
+        set(&mut cert_without_ca, "CERTFILE", "/c.pem").expect("cert");
+        set(&mut cert_without_ca, "KEYFILE", "/k.pem").expect("key");
+        assert!(cert_without_ca
+            .validate()
+            .expect_err("no ca")
+            .to_string()
+            .contains("CAFILE"));
+
+        let mut password_only = Options::default();
+        set(&mut password_only, "PASSWORD", "pw").expect("pw");
+        assert!(password_only
+            .validate()
+            .expect_err("no user")
+            .to_string()
+            .contains("USERNAME"));
+
+        let mut will_qos_only = Options::default();
+        set(&mut will_qos_only, "WILLQOS", "1").expect("qos");
+        assert!(will_qos_only
+            .validate()
+            .expect_err("no topic")
+            .to_string()
+            .contains("WILLTOPIC"));
+
+        let mut ok = Options::default();
+        set(&mut ok, "WILLTOPIC", "dead/gw1").expect("topic");
+        set(&mut ok, "WILLPAYLOAD", "offline").expect("payload");
+        set(&mut ok, "WILLQOS", "1").expect("qos");
+        set(&mut ok, "WILLRETAIN", "1").expect("retain");
+        ok.validate().expect("valid");
+        let will = ok.will().expect("will");
+        assert_eq!(
+            (
+                will.topic.as_str(),
+                will.payload.as_slice(),
+                will.qos,
+                will.retain
+            ),
+            ("dead/gw1", &b"offline"[..], 1, true)
+        );
+    }
+}
