@@ -49,6 +49,9 @@ pub enum Error {
     #[error("the client is closed")]
     Closed,
 
+    #[error(transparent)]
+    TagJson(#[from] crate::tagjson::TagJsonError),
+
     #[error("could not start the client's {what} thread: {reason}")]
     Thread { what: &'static str, reason: String },
 }
@@ -128,8 +131,10 @@ pub enum ConnectError {
     #[error("TLS-PSK: the listener on port {port} does not accept TLS-PSK (it may be a certificate or plain listener)")]
     NotPskListener { port: u16 },
 
-    #[error("TLS-PSK: the broker accepts none of our cipher suites ({offered})")]
-    PskNoSharedCipher { offered: String },
+    /// TLS 1.2 gives the same alert for "no shared cipher" and "not a PSK
+    /// listener", so the text names both.
+    #[error("TLS-PSK: the listener on port {port} accepts none of the cipher suites in PSK-CIPHERS ({offered}), or is not a TLS-PSK listener; unset PSK-CIPHERS to offer the default list, which PSK listeners with default settings accept")]
+    PskNoSharedCipher { port: u16, offered: String },
 
     #[error("broker refused the connection: {0}")]
     ConnAckRefused(ConnAckRefusal),
