@@ -7,6 +7,8 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::tagjson::{self, TagValue};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -83,6 +85,8 @@ pub(crate) struct Shared {
     queue_space: Condvar,
     queue_limit: AtomicUsize,
     publish_wait_millis: AtomicU64,
+    tag_time_offset_minutes: AtomicI32,
+    pub dropped: AtomicU64,
     events: Mutex<Option<Sender<Event>>>,
     pub waker: OnceLock<mio::Waker>,
     closing: AtomicBool,
@@ -229,6 +233,8 @@ impl Client {
             queue_space: Condvar::new(),
             queue_limit: AtomicUsize::new(queue_limit(&options)),
             publish_wait_millis: AtomicU64::new(millis(options.connect_timeout)),
+            tag_time_offset_minutes: AtomicI32::new(options.tag_time_offset_minutes),
+            dropped: AtomicU64::new(0),
             events: Mutex::new(None),
             waker: OnceLock::new(),
             closing: AtomicBool::new(false),
@@ -350,6 +356,12 @@ impl Client {
         self.shared.queued()
     }
 
+    /// Messages dropped to make room; only a store with the drop-oldest
+    /// policy drops, so this stays 0 otherwise.
+    pub fn dropped_count(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
     /// Publishes; while not connected the message waits in the offline queue.
     pub fn publish(
         &self,
@@ -380,6 +392,22 @@ impl Client {
         }
         self.shared.wake();
         Ok(())
+    }
+
+    /// Publishes tag readings as Flexy tag JSON, stamped with `epoch_millis`
+    /// shifted by TAGTIMEOFFSET.
+    pub fn publish_tags<'a>(
+        &self,
+        topic: &str,
+        tags: impl IntoIterator<Item = (&'a str, &'a TagValue)>,
+        epoch_millis: i64,
+        qos: i32,
+        retain: bool,
+    ) -> Result<(), Error> {
+        let offset = self.shared.tag_time_offset_minutes.load(Ordering::Relaxed);
+        let mut json = String::new();
+        tagjson::encode_into(&mut json, tags, epoch_millis, offset)?;
+        self.publish_bytes(topic, Bytes::from(json), qos, retain)
     }
 
     /// Subscribes now if connected, and on every (re)connect.

@@ -18,6 +18,7 @@ pub mod log;
 pub mod options;
 mod secret;
 pub mod status;
+pub mod store;
 pub mod tagjson;
 pub mod topic;
 pub mod transport;

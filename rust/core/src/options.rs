@@ -39,6 +39,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "PSK",
     "PSK-IDENTITY",
     "PSK-CIPHERS",
+    "TAGTIMEOFFSET",
 ];
 
 /// The lowest TLS version to accept.
@@ -94,6 +95,8 @@ pub struct Options {
     psk_key: Option<Secret>,
     psk_identity: Option<String>,
     psk_ciphers: Option<String>,
+    /// Minutes added to tag times by `publishTags` (TAGTIMEOFFSET).
+    pub tag_time_offset_minutes: i32,
 }
 
 impl Default for Options {
@@ -122,6 +125,7 @@ impl Default for Options {
             psk_key: None,
             psk_identity: None,
             psk_ciphers: None,
+            tag_time_offset_minutes: 0,
         }
     }
 }
@@ -222,6 +226,17 @@ impl Options {
                     ));
                 }
                 self.psk_ciphers = Some(value.trim().to_owned());
+            }
+            "TAGTIMEOFFSET" => {
+                self.tag_time_offset_minutes = match value.trim().parse::<i32>() {
+                    Ok(minutes) if (-1440..=1440).contains(&minutes) => minutes,
+                    _ => {
+                        return Err(invalid(
+                            "TAGTIMEOFFSET",
+                            format!("'{value}' is not an offset from UTC in minutes (-1440-1440)"),
+                        ))
+                    }
+                }
             }
             _ => {
                 return Err(Error::UnknownOption {

@@ -6,6 +6,8 @@
 //! caught at the boundary and becomes an `IllegalStateException`.
 #![deny(clippy::unwrap_used)]
 
+mod tagjson;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
@@ -243,6 +245,28 @@ pub extern "system" fn Java_org_etkmqtt_NativeClient_lastError<'local>(
             Some(text) => Ok(env.new_string(text)?.into_raw()),
             None => Ok(std::ptr::null_mut()),
         }
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_etkmqtt_NativeClient_queuedCount<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jint {
+    boundary(&mut env, 0, |_| {
+        Ok(jint::try_from(client(handle)?.queued_count()).unwrap_or(jint::MAX))
+    })
+}
+
+#[no_mangle]
+pub extern "system" fn Java_org_etkmqtt_NativeClient_droppedCount<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jlong {
+    boundary(&mut env, 0, |_| {
+        Ok(jlong::try_from(client(handle)?.dropped_count()).unwrap_or(jlong::MAX))
     })
 }
 

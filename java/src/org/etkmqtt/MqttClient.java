@@ -150,6 +150,39 @@ public abstract class MqttClient {
     }
 
     /**
+     * Counts the messages accepted by {@link #publish} and not yet done: QoS 0
+     * not yet written to the connection, QoS 1 not yet acknowledged, QoS 2
+     * not yet completed. While disconnected this is the offline queue.
+     *
+     * @return messages waiting or in flight
+     * @throws EWException when closed
+     */
+    public int getQueuedCount() throws EWException {
+        long h = enter();
+        try {
+            return NativeClient.queuedCount(h);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Counts the messages the client dropped to make room (only with a
+     * bounded store whose policy drops the oldest; never otherwise).
+     *
+     * @return messages dropped since the client was created
+     * @throws EWException when closed
+     */
+    public long getDroppedCount() throws EWException {
+        long h = enter();
+        try {
+            return NativeClient.droppedCount(h);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
      * Subscribes to a topic filter. Subscriptions made before
      * {@link #connect()} are sent on connect, and all are restored after
      * every reconnect.
@@ -227,6 +260,34 @@ public abstract class MqttClient {
         long h = enter();
         try {
             NativeClient.publish(h, msg.getTopic(), msg.getPayload(), qos, retain);
+        } finally {
+            exit();
+        }
+    }
+
+    /**
+     * Publishes tag readings as Flexy tag JSON (see {@link TagJson}), all
+     * stamped with {@code epochMillis} shifted by the TAGTIMEOFFSET option
+     * (minutes, default 0). Encoding happens in the native library: nothing
+     * but the arguments is allocated on the Java heap.
+     *
+     * @param topic the topic to publish to
+     * @param names the tag names
+     * @param values one value per name: Number, Boolean, String or null
+     * @param epochMillis the time of the readings (ms since 1970-01-01 UTC)
+     * @param qos 0, 1 or 2
+     * @param retain whether the broker keeps it for future subscribers
+     * @throws EWException as {@link TagJson#encode} and {@link #publish} do
+     */
+    public void publishTags(String topic, String[] names, Object[] values, long epochMillis, int qos,
+            boolean retain) throws EWException {
+        if (topic == null) {
+            throw new EWException("publishTags: topic must not be null");
+        }
+        TagJson.checkArrays(names, values);
+        long h = enter();
+        try {
+            NativeClient.publishTags(h, topic, names, values, epochMillis, qos, retain);
         } finally {
             exit();
         }

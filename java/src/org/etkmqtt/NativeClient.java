@@ -19,6 +19,10 @@ final class NativeClient {
 
     static native String lastError(long handle);
 
+    static native int queuedCount(long handle);
+
+    static native long droppedCount(long handle);
+
     static native void subscribe(long handle, String topicFilter, int qos) throws EWException;
 
     static native void unsubscribe(long handle, String topicFilter) throws EWException;
@@ -28,6 +32,9 @@ final class NativeClient {
 
     static native void publish(long handle, String topic, byte[] payload, int qos, boolean retain)
             throws EWException;
+
+    static native void publishTags(long handle, String topic, String[] names, Object[] values,
+            long epochMillis, int qos, boolean retain) throws EWException;
 
     /** Disconnects and stops the threads; the handle stays valid until free. */
     static native void close(long handle);
