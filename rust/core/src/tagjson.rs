@@ -3,27 +3,30 @@
 //! [`encode`] and [`encode_into`] write it, [`decode`] reads it, and
 //! [`format_time`] renders the `time` field.
 //!
-//! The decoder is a small hand-written parser rather than
-//! `serde_json::Value`, for three reasons that matter on a Flexy:
+//! JSON itself is serde_json's business: [`decode`] parses with it and then
+//! checks the shape of the tree, and [`encode_into`] escapes strings with it.
+//! Only numbers are written by hand, so that integral values have no fraction
+//! (`12`, where serde_json would write `12.0`). Two serde_json properties
+//! matter on a Flexy:
 //!
-//! - exact numbers: serde_json without its `float_roundtrip` feature can
-//!   round the last digit of a float (about a third of random doubles come back
-//!   different), which would break `decode(encode(x)) == x`; the standard
-//!   library's `f64` parser is correctly rounded;
-//! - memory: tags are built straight from the payload, without an intermediate
-//!   tree of maps (the device has a 25 MB heap);
-//! - hostile input: nesting is walked with a loop, never recursion, so a
-//!   payload of 100 000 `[` cannot overflow the stack; it is rejected with
+//! - exact numbers: with the `float_roundtrip` feature its float parser is
+//!   correctly rounded (without it about a third of random doubles come back
+//!   one ulp off), so `decode(encode(x)) == x`;
+//! - hostile input: it stops at its recursion limit, so a payload of 100 000
+//!   `[` cannot overflow the stack; it is rejected with
 //!   [`TagJsonError::TooDeep`] past [`MAX_DEPTH`] levels.
 
-use std::borrow::Cow;
 use std::fmt::{self, Write as _};
+use std::io;
+
+use serde_json::{Map, Value};
 
 /// Deepest nesting [`decode`] accepts, counting the outer array as level 1.
 ///
-/// Tag JSON itself needs 2; the rest is room for ignored extra keys. The
-/// number matches serde_json's default recursion limit.
-pub const MAX_DEPTH: usize = 128;
+/// Tag JSON itself needs 2; the rest is room for ignored extra keys. This is
+/// serde_json's recursion limit: it starts with a budget of 128 levels and
+/// fails when the budget reaches 0, so level 128 is the first one rejected.
+pub const MAX_DEPTH: usize = 127;
 
 /// Largest magnitude below which every integer is exactly representable as an
 /// `f64` (2^53); integral values up to it are written without a fraction.
@@ -117,6 +120,11 @@ pub enum TagProblem {
         /// What the `value` key holds instead.
         found: JsonType,
     },
+    /// The `value` key is a number beyond the range of an `f64`. serde_json
+    /// rejects such numbers as malformed unless its `arbitrary_precision`
+    /// feature is enabled somewhere in the build.
+    #[error("\"value\" is a number beyond the range of a 64-bit float")]
+    ValueOutOfRange,
     /// The `time` key is present but not a string.
     #[error("\"time\" must be a string, found {found}")]
     TimeNotString {
@@ -127,8 +135,12 @@ pub enum TagProblem {
 
 /// Why tag JSON could not be encoded or decoded.
 ///
-/// Positions (`line`, `column`) are 1-based; `column` counts bytes, as
-/// serde_json's does.
+/// Positions (`line`, `column`) are serde_json's, counted in the payload as
+/// given (a skipped byte order mark included): 1-based, `column` in bytes, at
+/// the last byte serde_json looked at. That is the offending byte for an
+/// unexpected character or a bracket nested too deep, the last digit of a
+/// number out of range, and the payload's last byte (column 0 on an empty
+/// line) for an unexpected end of input.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TagJsonError {
@@ -150,9 +162,9 @@ pub enum TagJsonError {
     /// The payload is not JSON: a syntax error, truncation or invalid UTF-8.
     #[error("tag JSON is malformed at line {line}, column {column}: {reason}")]
     Malformed {
-        /// Line of the first offending byte.
+        /// Line of the byte where the problem showed.
         line: usize,
-        /// Column (in bytes) of the first offending byte.
+        /// Column (in bytes) of that byte.
         column: usize,
         /// What was wrong there.
         reason: &'static str,
@@ -254,31 +266,45 @@ pub fn encode(
 /// string or null; `time` is optional but must be a string if present; other
 /// keys are ignored. Duplicate keys keep the last occurrence.
 ///
+/// The payload is parsed into a serde_json tree first. Strings are moved out
+/// of it into the tags, but while it lives its maps and keys cost native
+/// memory beyond the tags themselves (not Java heap).
+///
 /// # Errors
 ///
-/// The first problem in document order: [`TagJsonError::Malformed`] for
-/// invalid JSON (including truncation and invalid UTF-8),
-/// [`TagJsonError::TooDeep`], [`TagJsonError::NotArrayOrObject`], or
-/// [`TagJsonError::NotATag`] naming the element's index.
+/// [`TagJsonError::Malformed`] for invalid UTF-8 anywhere, then for invalid
+/// JSON (including truncation); [`TagJsonError::TooDeep`] for nesting beyond
+/// [`MAX_DEPTH`] anywhere, also inside an element that is not an object. Only
+/// for well-formed JSON: [`TagJsonError::NotArrayOrObject`], or
+/// [`TagJsonError::NotATag`] naming the first element that is not a tag.
 pub fn decode(payload: &[u8]) -> Result<Vec<Tag>, TagJsonError> {
-    let text = std::str::from_utf8(payload)
-        .map_err(|error| malformed_at(payload, error.valid_up_to(), "invalid UTF-8"))?;
-    let mut parser = Parser { text, pos: 0 };
+    // Checked up front so that invalid UTF-8 anywhere is named as such, at its
+    // first byte; serde_json calls such bytes outside strings a syntax error.
+    let text =
+        std::str::from_utf8(payload).map_err(|error| invalid_utf8(payload, error.valid_up_to()))?;
     // RFC 8259 lets parsers ignore a byte order mark; some Windows tools add one.
-    if text.starts_with('\u{feff}') {
-        parser.pos = '\u{feff}'.len_utf8();
+    let json = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let tree: Value =
+        serde_json::from_str(json).map_err(|error| parse_error(&error, text.len() - json.len()))?;
+    match tree {
+        Value::Array(elements) => elements
+            .into_iter()
+            .enumerate()
+            .map(|(index, element)| match element {
+                Value::Object(object) => tag_from_object(object, index),
+                other => Err(TagJsonError::NotATag {
+                    index,
+                    problem: TagProblem::NotAnObject {
+                        found: json_type(&other),
+                    },
+                }),
+            })
+            .collect(),
+        Value::Object(object) => Ok(vec![tag_from_object(object, 0)?]),
+        other => Err(TagJsonError::NotArrayOrObject {
+            found: json_type(&other),
+        }),
     }
-    parser.skip_whitespace();
-    let tags = match parser.value_type()? {
-        JsonType::Array => parser.tag_array()?,
-        JsonType::Object => vec![parser.tag_object(0, 1)?],
-        found => return Err(TagJsonError::NotArrayOrObject { found }),
-    };
-    parser.skip_whitespace();
-    if parser.pos != payload.len() {
-        return Err(parser.malformed("unexpected characters after the JSON value"));
-    }
-    Ok(tags)
 }
 
 /// Formats `epoch_millis` (milliseconds since 1970-01-01 00:00:00 UTC) shifted
@@ -381,38 +407,165 @@ fn push_number(out: &mut String, number: f64) {
     };
 }
 
-/// Writes `text` as a JSON string (RFC 8259): quote, backslash and control
-/// characters escaped, everything else passed through as UTF-8.
+/// Writes `text` as a JSON string with serde_json's escaper: quote, backslash
+/// and control characters escaped (`\n`, `\u001f`), everything else passed
+/// through as UTF-8.
 fn push_json_string(out: &mut String, text: &str) {
-    out.push('"');
-    let mut clean_from = 0;
-    for (index, byte) in text.bytes().enumerate() {
-        let short_escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        // `index` is at an ASCII byte, hence a char boundary.
-        out.push_str(&text[clean_from..index]);
-        if short_escape.is_empty() {
-            let _ = write!(out, "\\u{byte:04x}");
-        } else {
-            out.push_str(short_escape);
-        }
-        clean_from = index + 1;
-    }
-    out.push_str(&text[clean_from..]);
-    out.push('"');
+    // Neither appending to a String nor serializing a str can fail.
+    let _ = serde_json::to_writer(AppendToString(out), text);
 }
 
-fn malformed_at(payload: &[u8], pos: usize, reason: &'static str) -> TagJsonError {
-    let (line, column) = line_and_column(payload, pos);
+/// Lets serde_json's serializer append to a `String` in place, so escaping a
+/// string allocates nothing.
+struct AppendToString<'a>(&'a mut String);
+
+impl io::Write for AppendToString<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        // serde_json only writes whole UTF-8 sequences (see `to_writer`), so
+        // this borrows and never substitutes U+FFFD.
+        self.0.push_str(&String::from_utf8_lossy(bytes));
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Builds the tag at `index` from its object, moving strings out of the tree
+/// rather than copying them. serde_json keeps the last of duplicate keys.
+fn tag_from_object(mut object: Map<String, Value>, index: usize) -> Result<Tag, TagJsonError> {
+    let not_a_tag = |problem| TagJsonError::NotATag { index, problem };
+    let name = match object.remove("tag") {
+        Some(Value::String(name)) => name,
+        Some(other) => {
+            return Err(not_a_tag(TagProblem::NameNotString {
+                found: json_type(&other),
+            }))
+        }
+        None => return Err(not_a_tag(TagProblem::MissingName)),
+    };
+    let value = match object.remove("value") {
+        Some(Value::Number(number)) => match number.as_f64() {
+            Some(number) => TagValue::Number(number),
+            None => return Err(not_a_tag(TagProblem::ValueOutOfRange)),
+        },
+        Some(Value::Bool(flag)) => TagValue::Bool(flag),
+        Some(Value::String(text)) => TagValue::Text(text),
+        Some(Value::Null) => TagValue::Null,
+        Some(other) => {
+            return Err(not_a_tag(TagProblem::ValueNotScalar {
+                found: json_type(&other),
+            }))
+        }
+        None => return Err(not_a_tag(TagProblem::MissingValue)),
+    };
+    let time = match object.remove("time") {
+        Some(Value::String(time)) => Some(time),
+        Some(other) => {
+            return Err(not_a_tag(TagProblem::TimeNotString {
+                found: json_type(&other),
+            }))
+        }
+        None => None,
+    };
+    Ok(Tag { name, value, time })
+}
+
+fn json_type(value: &Value) -> JsonType {
+    match value {
+        Value::Null => JsonType::Null,
+        Value::Bool(_) => JsonType::Bool,
+        Value::Number(_) => JsonType::Number,
+        Value::String(_) => JsonType::String,
+        Value::Array(_) => JsonType::Array,
+        Value::Object(_) => JsonType::Object,
+    }
+}
+
+/// serde_json's messages for the syntax errors it can report while parsing a
+/// `&str` into a `Value` (the `Display` of its private `ErrorCode`, the only
+/// way it tells them apart) and the reason [`TagJsonError::Malformed`] gives
+/// for each.
+const SERDE_JSON_REASONS: &[(&str, &str)] = &[
+    (
+        "EOF while parsing a list",
+        "unexpected end of input in an array",
+    ),
+    (
+        "EOF while parsing an object",
+        "unexpected end of input in an object",
+    ),
+    (
+        "EOF while parsing a string",
+        "unexpected end of input in a string",
+    ),
+    (
+        "EOF while parsing a value",
+        "unexpected end of input, expected a JSON value",
+    ),
+    ("expected `:`", "expected ':' after a key"),
+    ("expected `,` or `]`", "expected ',' or ']' in an array"),
+    ("expected `,` or `}`", "expected ',' or '}' in an object"),
+    (
+        "expected ident",
+        "invalid literal, expected true, false or null",
+    ),
+    ("expected value", "expected a JSON value"),
+    ("key must be a string", "expected a string key"),
+    ("invalid escape", "invalid escape in a string"),
+    ("invalid number", "invalid number"),
+    (
+        "number out of range",
+        "number out of range for a 64-bit float",
+    ),
+    // serde_json says "leading" for a lone trailing surrogate too.
+    (
+        "lone leading surrogate in hex escape",
+        "unpaired UTF-16 surrogate in a \\u escape",
+    ),
+    (
+        "unexpected end of hex escape",
+        "unpaired UTF-16 surrogate in a \\u escape",
+    ),
+    (
+        "control character",
+        "control character in a string must be escaped",
+    ),
+    ("trailing comma", "trailing comma before ']' or '}'"),
+    (
+        "trailing characters",
+        "unexpected characters after the JSON value",
+    ),
+];
+
+/// Maps a serde_json parse error to [`TagJsonError`]. serde_json did not see
+/// the `skipped` bytes of a byte order mark, so columns on line 1 are moved
+/// by them to count from the start of the payload.
+fn parse_error(error: &serde_json::Error, skipped: usize) -> TagJsonError {
+    let line = error.line();
+    let column = if line == 1 {
+        error.column() + skipped
+    } else {
+        error.column()
+    };
+    let message = error.to_string();
+    if message.starts_with("recursion limit exceeded") {
+        return TagJsonError::TooDeep {
+            max_depth: MAX_DEPTH,
+            line,
+            column,
+        };
+    }
+    let reason = match SERDE_JSON_REASONS
+        .iter()
+        .find(|(serde_message, _)| message.starts_with(serde_message))
+    {
+        Some(&(_, reason)) => reason,
+        // A message this serde_json version does not have.
+        None if error.is_eof() => "unexpected end of input",
+        None => "invalid JSON",
+    };
     TagJsonError::Malformed {
         line,
         column,
@@ -420,430 +573,15 @@ fn malformed_at(payload: &[u8], pos: usize, reason: &'static str) -> TagJsonErro
     }
 }
 
-fn line_and_column(payload: &[u8], pos: usize) -> (usize, usize) {
-    let before = payload.get(..pos).unwrap_or(payload);
-    let line = 1 + before.iter().filter(|&&byte| byte == b'\n').count();
+fn invalid_utf8(payload: &[u8], pos: usize) -> TagJsonError {
+    let before = &payload[..pos];
     let line_start = before
         .iter()
         .rposition(|&byte| byte == b'\n')
         .map_or(0, |newline| newline + 1);
-    (line, before.len() - line_start + 1)
-}
-
-/// A cursor over a payload already checked to be UTF-8.
-///
-/// Every position it slices at is next to an ASCII byte, so slicing `text`
-/// never splits a character.
-struct Parser<'a> {
-    text: &'a str,
-    pos: usize,
-}
-
-impl<'a> Parser<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.text.as_bytes().get(self.pos).copied()
-    }
-
-    /// The bytes from the cursor on.
-    fn rest(&self) -> &'a [u8] {
-        self.text.as_bytes().get(self.pos..).unwrap_or_default()
-    }
-
-    fn malformed(&self, reason: &'static str) -> TagJsonError {
-        malformed_at(self.text.as_bytes(), self.pos, reason)
-    }
-
-    fn too_deep(&self) -> TagJsonError {
-        let (line, column) = line_and_column(self.text.as_bytes(), self.pos);
-        TagJsonError::TooDeep {
-            max_depth: MAX_DEPTH,
-            line,
-            column,
-        }
-    }
-
-    fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    /// Consumes `byte` (after optional whitespace) or fails with `reason`.
-    fn expect(&mut self, byte: u8, reason: &'static str) -> Result<(), TagJsonError> {
-        self.skip_whitespace();
-        if self.peek() == Some(byte) {
-            self.pos += 1;
-            Ok(())
-        } else {
-            Err(self.malformed(reason))
-        }
-    }
-
-    /// The kind of the value starting at the cursor, judged by its first byte.
-    fn value_type(&self) -> Result<JsonType, TagJsonError> {
-        match self.peek() {
-            Some(b'[') => Ok(JsonType::Array),
-            Some(b'{') => Ok(JsonType::Object),
-            Some(b'"') => Ok(JsonType::String),
-            Some(b't' | b'f') => Ok(JsonType::Bool),
-            Some(b'n') => Ok(JsonType::Null),
-            Some(b'-' | b'0'..=b'9') => Ok(JsonType::Number),
-            Some(_) => Err(self.malformed("expected a JSON value")),
-            None => Err(self.malformed("unexpected end of input, expected a JSON value")),
-        }
-    }
-
-    /// Parses `[tag, tag, ...]` at the cursor.
-    fn tag_array(&mut self) -> Result<Vec<Tag>, TagJsonError> {
-        self.pos += 1; // '['
-        let mut tags = Vec::new();
-        self.skip_whitespace();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(tags);
-        }
-        loop {
-            self.skip_whitespace();
-            let index = tags.len();
-            match self.value_type()? {
-                JsonType::Object => tags.push(self.tag_object(index, 2)?),
-                found => {
-                    return Err(TagJsonError::NotATag {
-                        index,
-                        problem: TagProblem::NotAnObject { found },
-                    })
-                }
-            }
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(tags);
-                }
-                Some(_) => return Err(self.malformed("expected ',' or ']' after a tag")),
-                None => return Err(self.malformed("unexpected end of input, expected ']'")),
-            }
-        }
-    }
-
-    /// Parses one tag object at the cursor; `depth` is the object's own
-    /// nesting level.
-    ///
-    /// A key of the wrong kind is remembered rather than reported at once, so
-    /// that a later duplicate key wins, as it does in serde_json.
-    fn tag_object(&mut self, index: usize, depth: usize) -> Result<Tag, TagJsonError> {
-        self.pos += 1; // '{'
-        let mut name: Option<Result<String, JsonType>> = None;
-        let mut value: Option<Result<TagValue, JsonType>> = None;
-        let mut time: Option<Result<String, JsonType>> = None;
-        self.skip_whitespace();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-        } else {
-            loop {
-                self.skip_whitespace();
-                if self.peek() != Some(b'"') {
-                    return Err(self.malformed("expected a string key"));
-                }
-                let key = self.string()?;
-                self.expect(b':', "expected ':' after a key")?;
-                self.skip_whitespace();
-                let found = self.value_type()?;
-                match (key.as_ref(), found) {
-                    ("tag", JsonType::String) => name = Some(Ok(self.string()?.into_owned())),
-                    ("time", JsonType::String) => time = Some(Ok(self.string()?.into_owned())),
-                    ("value", JsonType::Number) => {
-                        value = Some(Ok(TagValue::Number(self.number()?)));
-                    }
-                    ("value", JsonType::Bool) => value = Some(Ok(TagValue::Bool(self.boolean()?))),
-                    ("value", JsonType::String) => {
-                        value = Some(Ok(TagValue::Text(self.string()?.into_owned())));
-                    }
-                    ("value", JsonType::Null) => {
-                        self.literal("null")?;
-                        value = Some(Ok(TagValue::Null));
-                    }
-                    (key, found) => {
-                        self.skip_value(depth)?;
-                        match key {
-                            "tag" => name = Some(Err(found)),
-                            "value" => value = Some(Err(found)),
-                            "time" => time = Some(Err(found)),
-                            _ => {}
-                        }
-                    }
-                }
-                self.skip_whitespace();
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    Some(_) => return Err(self.malformed("expected ',' or '}' in a tag object")),
-                    None => return Err(self.malformed("unexpected end of input, expected '}'")),
-                }
-            }
-        }
-        let problem = match (name, value, time) {
-            (Some(Ok(name)), Some(Ok(value)), None) => {
-                return Ok(Tag {
-                    name,
-                    value,
-                    time: None,
-                })
-            }
-            (Some(Ok(name)), Some(Ok(value)), Some(Ok(time))) => {
-                return Ok(Tag {
-                    name,
-                    value,
-                    time: Some(time),
-                })
-            }
-            (None, _, _) => TagProblem::MissingName,
-            (Some(Err(found)), _, _) => TagProblem::NameNotString { found },
-            (_, None, _) => TagProblem::MissingValue,
-            (_, Some(Err(found)), _) => TagProblem::ValueNotScalar { found },
-            (_, _, Some(Err(found))) => TagProblem::TimeNotString { found },
-        };
-        Err(TagJsonError::NotATag { index, problem })
-    }
-
-    /// Validates and skips any value at the cursor, held by a container at
-    /// nesting level `depth`. Iterative, so deep nesting costs heap, not stack.
-    fn skip_value(&mut self, depth: usize) -> Result<(), TagJsonError> {
-        // One entry per open container: true for an object, false for an array.
-        let mut open_is_object: Vec<bool> = Vec::new();
-        loop {
-            self.skip_whitespace();
-            match self.value_type()? {
-                kind @ (JsonType::Array | JsonType::Object) => {
-                    if depth + open_is_object.len() + 1 > MAX_DEPTH {
-                        return Err(self.too_deep());
-                    }
-                    let is_object = kind == JsonType::Object;
-                    self.pos += 1;
-                    self.skip_whitespace();
-                    let close = if is_object { b'}' } else { b']' };
-                    if self.peek() == Some(close) {
-                        self.pos += 1;
-                    } else {
-                        open_is_object.push(is_object);
-                        if is_object {
-                            self.key_and_colon()?;
-                        }
-                        continue;
-                    }
-                }
-                JsonType::String => {
-                    self.string()?;
-                }
-                JsonType::Number => {
-                    self.number()?;
-                }
-                JsonType::Bool => {
-                    self.boolean()?;
-                }
-                JsonType::Null => self.literal("null")?,
-            }
-            // A value is complete: close every container it completes.
-            loop {
-                let Some(&is_object) = open_is_object.last() else {
-                    return Ok(());
-                };
-                self.skip_whitespace();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        if is_object {
-                            self.key_and_colon()?;
-                        }
-                        break;
-                    }
-                    Some(b'}') if is_object => {
-                        self.pos += 1;
-                        open_is_object.pop();
-                    }
-                    Some(b']') if !is_object => {
-                        self.pos += 1;
-                        open_is_object.pop();
-                    }
-                    Some(_) if is_object => {
-                        return Err(self.malformed("expected ',' or '}' in an object"))
-                    }
-                    Some(_) => return Err(self.malformed("expected ',' or ']' in an array")),
-                    None => return Err(self.malformed("unexpected end of input in a nested value")),
-                }
-            }
-        }
-    }
-
-    fn key_and_colon(&mut self) -> Result<(), TagJsonError> {
-        self.skip_whitespace();
-        if self.peek() != Some(b'"') {
-            return Err(self.malformed("expected a string key"));
-        }
-        self.string()?;
-        self.expect(b':', "expected ':' after a key")
-    }
-
-    fn literal(&mut self, word: &'static str) -> Result<(), TagJsonError> {
-        if self.rest().starts_with(word.as_bytes()) {
-            self.pos += word.len();
-            Ok(())
-        } else {
-            Err(self.malformed("invalid literal, expected true, false or null"))
-        }
-    }
-
-    fn boolean(&mut self) -> Result<bool, TagJsonError> {
-        if self.peek() == Some(b't') {
-            self.literal("true").map(|()| true)
-        } else {
-            self.literal("false").map(|()| false)
-        }
-    }
-
-    /// Parses a number per the RFC 8259 grammar, correctly rounded.
-    fn number(&mut self) -> Result<f64, TagJsonError> {
-        let start = self.pos;
-        if self.peek() == Some(b'-') {
-            self.pos += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => self.digits(),
-            _ => return Err(self.malformed("invalid number: expected a digit")),
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(self.malformed("invalid number: expected a digit after '.'"));
-            }
-            self.digits();
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
-            }
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(self.malformed("invalid number: expected a digit in the exponent"));
-            }
-            self.digits();
-        }
-        let text = &self.text[start..self.pos];
-        match text.parse::<f64>() {
-            Ok(number) if number.is_finite() => Ok(number),
-            _ => {
-                self.pos = start;
-                Err(self.malformed("number out of range for a 64-bit float"))
-            }
-        }
-    }
-
-    fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    /// Parses the string at the cursor (which is at its opening quote),
-    /// borrowing from the payload when it has no escapes.
-    fn string(&mut self) -> Result<Cow<'a, str>, TagJsonError> {
-        self.pos += 1; // '"'
-        let mut unescaped: Option<String> = None;
-        let mut chunk_start = self.pos;
-        loop {
-            let Some(special) = self
-                .rest()
-                .iter()
-                .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
-            else {
-                self.pos = self.text.len();
-                return Err(self.malformed("unexpected end of input in a string"));
-            };
-            self.pos += special;
-            let chunk = &self.text[chunk_start..self.pos];
-            match self.peek() {
-                Some(b'"') => {
-                    self.pos += 1;
-                    return Ok(match unescaped {
-                        None => Cow::Borrowed(chunk),
-                        Some(mut text) => {
-                            text.push_str(chunk);
-                            Cow::Owned(text)
-                        }
-                    });
-                }
-                Some(b'\\') => {
-                    let text = unescaped.get_or_insert_with(String::new);
-                    text.push_str(chunk);
-                    self.pos += 1;
-                    let unescaped_char = self.escape()?;
-                    text.push(unescaped_char);
-                    chunk_start = self.pos;
-                }
-                _ => return Err(self.malformed("control character in a string must be escaped")),
-            }
-        }
-    }
-
-    /// Parses the escape after a backslash.
-    fn escape(&mut self) -> Result<char, TagJsonError> {
-        let unescaped = match self.peek() {
-            Some(b'"') => '"',
-            Some(b'\\') => '\\',
-            Some(b'/') => '/',
-            Some(b'b') => '\u{8}',
-            Some(b'f') => '\u{c}',
-            Some(b'n') => '\n',
-            Some(b'r') => '\r',
-            Some(b't') => '\t',
-            Some(b'u') => {
-                self.pos += 1;
-                return self.unicode_escape();
-            }
-            _ => return Err(self.malformed("invalid escape in a string")),
-        };
-        self.pos += 1;
-        Ok(unescaped)
-    }
-
-    /// Parses `XXXX` after `\u`, joining a UTF-16 surrogate pair.
-    fn unicode_escape(&mut self) -> Result<char, TagJsonError> {
-        let first = self.hex4()?;
-        let code = match first {
-            0xD800..=0xDBFF => {
-                if !self.rest().starts_with(b"\\u") {
-                    return Err(self.malformed("unpaired UTF-16 surrogate in a \\u escape"));
-                }
-                self.pos += 2;
-                let second = self.hex4()?;
-                if !(0xDC00..=0xDFFF).contains(&second) {
-                    return Err(self.malformed("unpaired UTF-16 surrogate in a \\u escape"));
-                }
-                0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
-            }
-            0xDC00..=0xDFFF => {
-                return Err(self.malformed("unpaired UTF-16 surrogate in a \\u escape"))
-            }
-            _ => first,
-        };
-        char::from_u32(code).ok_or_else(|| self.malformed("invalid \\u escape"))
-    }
-
-    fn hex4(&mut self) -> Result<u32, TagJsonError> {
-        let mut code = 0;
-        for _ in 0..4 {
-            let digit = self
-                .peek()
-                .and_then(|byte| char::from(byte).to_digit(16))
-                .ok_or_else(|| self.malformed("expected 4 hex digits after \\u"))?;
-            code = code * 16 + digit;
-            self.pos += 1;
-        }
-        Ok(code)
+    TagJsonError::Malformed {
+        line: 1 + before.iter().filter(|&&byte| byte == b'\n').count(),
+        column: pos - line_start + 1,
+        reason: "invalid UTF-8",
     }
 }

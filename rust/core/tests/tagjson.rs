@@ -1,7 +1,13 @@
 //! Tests for the Flexy tag-JSON encoder and decoder (`etkmqtt_core::tagjson`).
 //!
-//! serde_json serves as an independent oracle: it must accept everything the
-//! encoder writes, and agree with the decoder on which payloads are tags.
+//! The decoder parses with serde_json, so the properties below check the
+//! tag rules on top of it: `oracle_tags` applies them independently to
+//! serde_json's tree, and the decoder must agree with it on which payloads are
+//! tags. serde_json must also read back everything the encoder writes.
+//!
+//! Error positions are serde_json's (see `TagJsonError`): the byte where the
+//! problem showed, so an unexpected end of input is reported at the last byte
+//! of the payload, not one past it.
 
 use etkmqtt_core::tagjson::{
     decode, encode, encode_into, format_time, JsonType, Tag, TagJsonError, TagProblem, TagValue,
@@ -427,7 +433,7 @@ fn decode_reads_every_scalar_value_kind() {
 
 #[test]
 fn decode_parses_numbers_correctly_rounded() {
-    // serde_json's default parser reads these one ulp off; the decoder must not.
+    // serde_json without its float_roundtrip feature reads these one ulp off.
     for number in [
         2.699038309416696e-307,
         -1.6810777060633125e53,
@@ -673,20 +679,22 @@ fn decode_rejects_truncated_json_with_its_position() {
     let full = br#"[{"tag":"T1","value":12.5,"time":"2024-05-01 13:45:10"}]"#;
     for cut in 0..full.len() {
         let (line, column, _) = malformed(&full[..cut]);
-        assert_eq!((line, column), (1, cut + 1), "cut at {cut}");
+        // The last byte read; column 0 for the empty payload.
+        assert_eq!((line, column), (1, cut), "cut at {cut}");
     }
 }
 
 #[test]
 fn decode_reports_line_and_column_of_a_syntax_error() {
     let (line, column, reason) = malformed(b"[\n  {\"tag\":\"T1\",\n   \"value\": tru}\n]");
-    assert_eq!((line, column), (3, 13));
+    // The '}' where "true" went wrong.
+    assert_eq!((line, column), (3, 16));
     assert!(reason.contains("literal"), "{reason}");
     let error = decode(b"[\n  {\"tag\":\"T1\",\n   \"value\": tru}\n]").expect_err("bad literal");
     assert!(
         error
             .to_string()
-            .starts_with("tag JSON is malformed at line 3, column 13"),
+            .starts_with("tag JSON is malformed at line 3, column 16"),
         "{error}"
     );
 }
@@ -726,7 +734,7 @@ fn decode_rejects_invalid_numbers() {
 #[test]
 fn decode_rejects_numbers_out_of_f64_range() {
     let (_, column, reason) = malformed(br#"{"tag":"T","value":1e400}"#);
-    assert_eq!(column, 20, "points at the number");
+    assert_eq!(column, 24, "points at the number's last digit");
     assert!(reason.contains("out of range"), "{reason}");
     malformed(br#"{"tag":"T","value":-1e309}"#);
     // Underflow is not an error: it rounds to zero, as in every JSON parser.
@@ -766,13 +774,64 @@ fn decode_rejects_invalid_utf8_naming_its_position() {
     assert_eq!(reason, "invalid UTF-8");
 }
 
+#[test]
+fn decode_names_each_syntax_error_in_its_own_words() {
+    // One payload per serde_json error kind; a reason missing here would fall
+    // back to "invalid JSON" when serde_json rewords its messages.
+    for (payload, expected) in [
+        ("", "unexpected end of input, expected a JSON value"),
+        ("[1", "unexpected end of input in an array"),
+        (r#"{"a":1"#, "unexpected end of input in an object"),
+        (r#"["a"#, "unexpected end of input in a string"),
+        (r#"{"a" 1}"#, "expected ':' after a key"),
+        ("[1 2]", "expected ',' or ']' in an array"),
+        (r#"{"a":1 "b":2}"#, "expected ',' or '}' in an object"),
+        ("[tru]", "invalid literal, expected true, false or null"),
+        ("[x]", "expected a JSON value"),
+        ("{a:1}", "expected a string key"),
+        (r#"["\x"]"#, "invalid escape in a string"),
+        ("[01]", "invalid number"),
+        ("[1e400]", "number out of range for a 64-bit float"),
+        (r#"["\ude00"]"#, "unpaired UTF-16 surrogate in a \\u escape"),
+        (r#"["\ud83d"]"#, "unpaired UTF-16 surrogate in a \\u escape"),
+        (
+            "[\"\u{1}\"]",
+            "control character in a string must be escaped",
+        ),
+        ("[1,]", "trailing comma before ']' or '}'"),
+        ("[] x", "unexpected characters after the JSON value"),
+    ] {
+        assert_eq!(malformed(payload.as_bytes()).2, expected, "{payload:?}");
+    }
+}
+
+#[test]
+fn decode_counts_columns_from_the_start_of_the_payload_including_a_byte_order_mark() {
+    // The mark is 3 bytes; serde_json never sees it.
+    assert_eq!(malformed("\u{feff}[1 2]".as_bytes()).1, 3 + 4);
+    assert_eq!(malformed("\u{feff}".as_bytes()).1, 3);
+    // Later lines are unaffected.
+    assert_eq!(malformed("\u{feff}[1,\n 2 3]".as_bytes()).1, 4);
+    let deep = format!("\u{feff}{}", "[".repeat(200));
+    match decode(deep.as_bytes()) {
+        Err(TagJsonError::TooDeep { line, column, .. }) => {
+            assert_eq!((line, column), (1, 3 + MAX_DEPTH + 1));
+        }
+        other => panic!("expected TooDeep, got {other:?}"),
+    }
+}
+
 // ---------------------------------------------------------- hostile input
 
-/// Runs `check` on a thread with a 128 KiB stack, so any recursion per
-/// nesting level would overflow and abort the test.
+/// Runs `check` on a thread with a 1 MiB stack, so recursion that followed
+/// 100 000 nesting levels would overflow and abort the test.
+///
+/// serde_json recurses once per level up to its limit (`MAX_DEPTH`), which
+/// needs about 200-256 KiB in an unoptimized x86-64 build and under 96 KiB in
+/// a release build; 1 MiB leaves room for instrumented builds.
 fn on_small_stack(check: impl FnOnce() + Send + 'static) {
     std::thread::Builder::new()
-        .stack_size(128 * 1024)
+        .stack_size(1024 * 1024)
         .spawn(check)
         .expect("spawn")
         .join()
@@ -780,18 +839,20 @@ fn on_small_stack(check: impl FnOnce() + Send + 'static) {
 }
 
 #[test]
-fn decode_rejects_100_000_nested_arrays_without_recursing() {
+fn decode_rejects_100_000_nested_arrays_without_overflowing_the_stack() {
     on_small_stack(|| {
+        // serde_json builds the whole tree before the elements are checked, so
+        // the depth is the first problem, even in an element that is not an
+        // object.
         let deep = "[".repeat(100_000) + &"]".repeat(100_000);
-        assert_eq!(
-            not_a_tag(&deep),
-            (
-                0,
-                TagProblem::NotAnObject {
-                    found: JsonType::Array
-                }
-            )
-        );
+        match decode(deep.as_bytes()) {
+            Err(TagJsonError::TooDeep {
+                max_depth,
+                line,
+                column,
+            }) => assert_eq!((max_depth, line, column), (MAX_DEPTH, 1, MAX_DEPTH + 1)),
+            other => panic!("expected TooDeep, got {other:?}"),
+        }
 
         let in_unknown_key = format!(
             r#"[{{"tag":"T","value":1,"x":{}{}}}]"#,
@@ -816,7 +877,7 @@ fn decode_rejects_100_000_nested_arrays_without_recursing() {
 }
 
 #[test]
-fn decode_rejects_100_000_nested_objects_without_recursing() {
+fn decode_rejects_100_000_nested_objects_without_overflowing_the_stack() {
     on_small_stack(|| {
         let deep = format!(
             r#"{{"tag":"T","value":1,"x":{}1{}}}"#,
@@ -876,7 +937,7 @@ fn decode_handles_10_mb_strings() {
 
     let unterminated = format!(r#"[{{"tag":"{big}"#);
     let (_, column, _) = malformed(unterminated.as_bytes());
-    assert_eq!(column, unterminated.len() + 1);
+    assert_eq!(column, unterminated.len());
 }
 
 #[test]
@@ -1083,9 +1144,8 @@ proptest! {
             prop_assert_eq!(element["time"].as_str(), Some("1970-01-01 00:00:00"));
             match after_round_trip(value) {
                 TagValue::Number(number) => {
-                    let read = element["value"].as_f64().expect("a number");
-                    // serde_json's default float parser may be one ulp off.
-                    prop_assert!((read - number).abs() <= number.abs() * 4.0 * f64::EPSILON);
+                    // Exact: this crate enables serde_json's float_roundtrip.
+                    prop_assert_eq!(element["value"].as_f64(), Some(number));
                 }
                 TagValue::Bool(flag) => prop_assert_eq!(element["value"].as_bool(), Some(flag)),
                 TagValue::Text(text) => {
@@ -1105,7 +1165,7 @@ proptest! {
 
     #[test]
     fn decode_reads_serde_json_escaped_strings_back(name in any_name()) {
-        // serde_json escapes differently (\u001f vs \u001F, no \b or \f).
+        // serde_json's own escaping, independent of the encoder's use of it.
         let quoted = serde_json::to_string(&name).expect("string");
         let payload = format!(r#"{{"tag":{quoted},"value":1}}"#);
         prop_assert_eq!(decode_one(&payload).name, name);
