@@ -1,0 +1,702 @@
+//! The durable message store: round trips, crash recovery (torn and corrupt
+//! records, killed and aborted processes), size limits, locking, compaction.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use etkmqtt_core::store::{
+    FullPolicy, Recovery, Store, StoreConfig, StoreError, StoredMessage, SyncPolicy,
+};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const CLIENT_ID: &str = "flexy/test 1";
+/// Fixed record overhead: header 14, CRC 4, flags and topic length 3.
+const MESSAGE_OVERHEAD: u64 = 21;
+
+/// A store root under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!(
+            "etkmqtt-store-{test}-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        TempDir(path)
+    }
+
+    fn config(&self, sync: SyncPolicy) -> StoreConfig {
+        StoreConfig {
+            sync,
+            ..StoreConfig::new(&self.0, CLIENT_ID)
+        }
+    }
+
+    /// The store's own directory (the client id, escaped).
+    fn store_dir(&self) -> PathBuf {
+        self.0.join("flexy%2Ftest%201")
+    }
+
+    fn segments(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = fs::read_dir(self.store_dir())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with("seg-") && n.ends_with(".log"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    fn segment_bytes(&self) -> u64 {
+        self.segments()
+            .iter()
+            .filter_map(|p| fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn message(index: usize, payload_len: usize) -> StoredMessage {
+    let mut payload = format!("reading {index};").into_bytes();
+    payload.resize(payload_len.max(payload.len()), b'x');
+    StoredMessage {
+        topic: format!("flexy/tags/{}", index % 7),
+        payload,
+        qos: (index % 3) as u8,
+        retain: index % 2 == 0,
+    }
+}
+
+fn record_len(message: &StoredMessage) -> u64 {
+    MESSAGE_OVERHEAD + message.topic.len() as u64 + message.payload.len() as u64
+}
+
+fn ids(recovery: &Recovery) -> Vec<u64> {
+    recovery.messages.iter().map(|(id, _)| *id).collect()
+}
+
+#[test]
+fn append_remove_reopen_round_trip_preserves_order() -> TestResult {
+    let temp = TempDir::new("round-trip");
+    let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert!(recovery.messages.is_empty());
+    assert!(recovery.damage.is_empty());
+
+    let mut expected = Vec::new();
+    for index in 0..20 {
+        let msg = message(index, 50);
+        let appended = store.append(&msg)?;
+        assert!(appended.dropped.is_empty());
+        expected.push((appended.id, msg));
+    }
+    // Deliver every third, out of order, and one twice (idempotent).
+    let removed: Vec<u64> = expected
+        .iter()
+        .step_by(3)
+        .map(|(id, _)| *id)
+        .rev()
+        .collect();
+    for &id in &removed {
+        store.remove(id)?;
+    }
+    store.remove(removed[0])?;
+    store.remove(u64::MAX)?;
+    expected.retain(|(id, _)| !removed.contains(id));
+    assert_eq!(store.live_count(), expected.len());
+    let used: u64 = expected.iter().map(|(_, m)| record_len(m)).sum();
+    assert_eq!(store.used_bytes(), used);
+    drop(store);
+
+    let (store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+    assert_eq!(recovery.messages, expected);
+    assert_eq!(store.live_count(), expected.len());
+    assert_eq!(store.used_bytes(), used);
+    Ok(())
+}
+
+#[test]
+fn ten_thousand_messages_survive_reopen_in_order() -> TestResult {
+    let temp = TempDir::new("ten-thousand");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Batch))?;
+    let mut expected = Vec::new();
+    for index in 0..10_000 {
+        let msg = message(index, 200);
+        expected.push((store.append(&msg)?.id, msg));
+    }
+    assert!(
+        temp.segments().len() > 1,
+        "1 MiB rotation should give several segments"
+    );
+    store.close()?;
+
+    let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Batch))?;
+    assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+    assert_eq!(recovery.messages, expected);
+    for (id, _) in expected.iter().filter(|(id, _)| id % 2 == 0) {
+        store.remove(*id)?;
+    }
+    store.close()?;
+
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Batch))?;
+    expected.retain(|(id, _)| id % 2 == 1);
+    assert_eq!(recovery.messages, expected);
+    Ok(())
+}
+
+#[test]
+fn torn_tail_record_is_reported_and_the_rest_kept() -> TestResult {
+    let temp = TempDir::new("torn");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Always))?;
+    let kept: Vec<u64> = (0..3)
+        .map(|i| store.append(&message(i, 100)).map(|a| a.id))
+        .collect::<Result<_, _>>()?;
+    store.append(&message(3, 100))?;
+    drop(store);
+
+    // A power cut in the middle of the last write.
+    let segment = temp.segments().pop().ok_or("no segment")?;
+    let len = fs::metadata(&segment)?.len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)?
+        .set_len(len - 40)?;
+
+    let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert_eq!(ids(&recovery), kept);
+    assert_eq!(recovery.damage.len(), 1, "{:?}", recovery.damage);
+    println!("damage report: {}", recovery.damage[0]);
+    assert!(
+        recovery.damage[0].contains("runs past the end of the file"),
+        "{}",
+        recovery.damage[0]
+    );
+
+    // New records never follow the garbage: they go to a new segment.
+    let after = store.append(&message(9, 100))?.id;
+    assert_eq!(fs::metadata(&segment)?.len(), len - 40);
+    assert_eq!(temp.segments().len(), 2);
+    drop(store);
+
+    let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    let mut expected = kept.clone();
+    expected.push(after);
+    assert_eq!(ids(&recovery), expected);
+    // Compaction rewrites a damaged store, so the damage is reported once.
+    store.compact()?;
+    drop(store);
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+    assert_eq!(ids(&recovery), expected);
+    Ok(())
+}
+
+#[test]
+fn flipped_byte_in_middle_record_skips_only_that_record() -> TestResult {
+    let temp = TempDir::new("flipped");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Always))?;
+    let messages: Vec<StoredMessage> = (0..3).map(|i| message(i, 100)).collect();
+    let mut appended = Vec::new();
+    for msg in &messages {
+        appended.push(store.append(msg)?.id);
+    }
+    drop(store);
+
+    let segment = temp.segments().pop().ok_or("no segment")?;
+    let mut bytes = fs::read(&segment)?;
+    let middle = record_len(&messages[0]) as usize + record_len(&messages[1]) as usize / 2;
+    bytes[middle] ^= 0x10;
+    fs::write(&segment, &bytes)?;
+
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert_eq!(ids(&recovery), vec![appended[0], appended[2]]);
+    assert_eq!(recovery.messages[1].1, messages[2]);
+    assert_eq!(recovery.damage.len(), 1, "{:?}", recovery.damage);
+    let report = &recovery.damage[0];
+    println!("damage report: {report}");
+    assert!(report.contains("bad checksum"), "{report}");
+    assert!(report.contains("skipped 1 record"), "{report}");
+    assert!(
+        report.contains(&format!("offset {}", record_len(&messages[0]))),
+        "{report}"
+    );
+    Ok(())
+}
+
+#[test]
+fn corrupt_length_field_still_recovers_later_records() -> TestResult {
+    let temp = TempDir::new("bad-length");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Always))?;
+    let appended: Vec<u64> = (0..5)
+        .map(|i| store.append(&message(i, 30)).map(|a| a.id))
+        .collect::<Result<_, _>>()?;
+    drop(store);
+
+    let segment = temp.segments().pop().ok_or("no segment")?;
+    let mut bytes = fs::read(&segment)?;
+    // The second record's length now points far beyond the end of the file.
+    let second = record_len(&message(0, 30)) as usize;
+    bytes[second + 5] = 0x0F;
+    fs::write(&segment, &bytes)?;
+
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    println!("damage report: {:?}", recovery.damage);
+    let mut expected = appended.clone();
+    expected.remove(1);
+    assert_eq!(ids(&recovery), expected);
+    assert_eq!(recovery.damage.len(), 1, "{:?}", recovery.damage);
+    Ok(())
+}
+
+#[test]
+fn full_store_rejects_with_reject_policy() -> TestResult {
+    let temp = TempDir::new("reject");
+    let one = record_len(&message(0, 100));
+    let config = StoreConfig {
+        max_bytes: one * 10,
+        full: FullPolicy::Reject,
+        ..temp.config(SyncPolicy::Always)
+    };
+    let (mut store, _) = Store::open(config.clone())?;
+    let mut appended = Vec::new();
+    for index in 0..10 {
+        appended.push(store.append(&message(index, 100))?.id);
+    }
+    match store.append(&message(10, 100)) {
+        Err(StoreError::Full { used, max }) => {
+            assert_eq!(used, one * 10);
+            assert_eq!(max, one * 10);
+        }
+        other => panic!("expected Full, got {other:?}"),
+    }
+    assert_eq!(store.live_count(), 10);
+    assert_eq!(store.dropped_count(), 0);
+
+    match store.append(&message(11, 20_000)) {
+        Err(StoreError::TooLarge { size, max }) => {
+            assert_eq!(size, record_len(&message(11, 20_000)));
+            assert_eq!(max, one * 10);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    let bad_qos = StoredMessage {
+        qos: 3,
+        ..message(12, 10)
+    };
+    assert!(matches!(
+        store.append(&bad_qos),
+        Err(StoreError::InvalidMessage { .. })
+    ));
+
+    store.remove(appended[0])?;
+    store.append(&message(13, 100))?;
+    drop(store);
+    let (_store, recovery) = Store::open(config)?;
+    assert_eq!(recovery.messages.len(), 10);
+    assert_eq!(recovery.messages[0].0, appended[1]);
+    Ok(())
+}
+
+#[test]
+fn full_store_drops_oldest_with_drop_oldest_policy() -> TestResult {
+    let temp = TempDir::new("drop-oldest");
+    let one = record_len(&message(0, 100));
+    let config = StoreConfig {
+        max_bytes: one * 10,
+        full: FullPolicy::DropOldest,
+        ..temp.config(SyncPolicy::Always)
+    };
+    let (mut store, _) = Store::open(config.clone())?;
+    let mut appended = Vec::new();
+    for index in 0..15 {
+        let result = store.append(&message(index, 100))?;
+        if index < 10 {
+            assert!(result.dropped.is_empty());
+        } else {
+            assert_eq!(result.dropped, vec![appended[index - 10]]);
+        }
+        appended.push(result.id);
+    }
+    assert_eq!(store.dropped_count(), 5);
+    assert_eq!(store.live_count(), 10);
+    assert_eq!(store.used_bytes(), one * 10);
+
+    // A bigger message drops as many as it needs.
+    let big = message(15, 100 + 2 * one as usize);
+    let result = store.append(&big)?;
+    assert_eq!(result.dropped, appended[5..8].to_vec());
+    assert_eq!(store.dropped_count(), 8);
+    assert!(store.used_bytes() <= one * 10);
+    drop(store);
+
+    let (_store, recovery) = Store::open(config)?;
+    let mut expected = appended[8..].to_vec();
+    expected.push(result.id);
+    assert_eq!(ids(&recovery), expected);
+    Ok(())
+}
+
+#[test]
+fn store_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Store>();
+    assert_send::<StoreError>();
+}
+
+#[test]
+fn second_open_of_the_same_store_is_locked() -> TestResult {
+    let temp = TempDir::new("locked");
+    let (first, _) = Store::open(temp.config(SyncPolicy::Always))?;
+    match Store::open(temp.config(SyncPolicy::Always)) {
+        Err(StoreError::Locked { path }) => assert_eq!(path, temp.store_dir()),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    // Another client id in the same directory is independent.
+    let (_other, _) = Store::open(StoreConfig::new(&temp.0, "another-client"))?;
+    drop(first);
+    let (_again, _) = Store::open(temp.config(SyncPolicy::Always))?;
+    Ok(())
+}
+
+#[test]
+fn compaction_deletes_fully_delivered_segments_without_rewriting() -> TestResult {
+    let temp = TempDir::new("compact-delete");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Batch))?;
+    let mut appended = Vec::new();
+    // Dead bytes stay below live bytes, so nothing is rewritten.
+    for index in 0..4000 {
+        appended.push(store.append(&message(index, 1000))?.id);
+    }
+    let before = temp.segments();
+    assert!(before.len() >= 4, "{before:?}");
+    for &id in &appended[..2000] {
+        store.remove(id)?;
+    }
+    store.compact()?;
+    let after = temp.segments();
+    assert!(after.len() < before.len(), "{before:?} -> {after:?}");
+    // No rewrite: every remaining file is one that existed before.
+    assert!(after.iter().all(|p| before.contains(p)), "{after:?}");
+    store.compact()?; // nothing to do
+    assert_eq!(temp.segments(), after);
+    drop(store);
+
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Batch))?;
+    assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+    assert_eq!(ids(&recovery), appended[2000..].to_vec());
+    Ok(())
+}
+
+#[test]
+fn compaction_rewrites_when_dead_bytes_dominate_and_keeps_exactly_the_live_set() -> TestResult {
+    let temp = TempDir::new("compact-rewrite");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Batch))?;
+    let mut expected = Vec::new();
+    for index in 0..3000 {
+        let msg = message(index, 1000);
+        let id = store.append(&msg)?.id;
+        if index % 10 == 0 {
+            expected.push((id, msg));
+        } else {
+            store.remove(id)?;
+        }
+    }
+    let before = temp.segments();
+    let used = store.used_bytes();
+    store.compact()?;
+    let after = temp.segments();
+    assert!(
+        after.iter().all(|p| !before.contains(p)),
+        "old segments remain: {after:?}"
+    );
+    assert_eq!(temp.segment_bytes(), used, "only live records remain");
+    assert_eq!(store.used_bytes(), used);
+    assert_eq!(store.live_count(), expected.len());
+
+    // The store keeps working on the compacted files.
+    let msg = message(5000, 10);
+    let id = store.append(&msg)?.id;
+    store.remove(expected[0].0)?;
+    expected.remove(0);
+    expected.push((id, msg));
+    drop(store);
+
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Batch))?;
+    assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+    assert_eq!(recovery.messages, expected);
+    Ok(())
+}
+
+#[test]
+fn compaction_interrupted_before_deleting_old_segments_delivers_no_duplicates() -> TestResult {
+    let temp = TempDir::new("compact-crash");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Batch))?;
+    let mut expected = Vec::new();
+    for index in 0..3000 {
+        let msg = message(index, 1000);
+        let id = store.append(&msg)?.id;
+        if index % 4 == 0 {
+            expected.push((id, msg));
+        } else {
+            store.remove(id)?;
+        }
+    }
+    store.sync()?;
+    let old: Vec<(PathBuf, Vec<u8>)> = temp
+        .segments()
+        .into_iter()
+        .map(|p| fs::read(&p).map(|bytes| (p, bytes)))
+        .collect::<Result<_, _>>()?;
+    store.compact()?;
+    drop(store);
+
+    // As if the power failed after the new segments were renamed into place
+    // but before the old ones were deleted, with a half-written output too.
+    for (path, bytes) in &old {
+        fs::write(path, bytes)?;
+    }
+    let partial = temp.store_dir().join("seg-ffffffffffffff00.tmp");
+    fs::write(&partial, b"half a segment")?;
+
+    let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Batch))?;
+    assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+    assert_eq!(recovery.messages, expected);
+    assert!(!partial.exists(), "leftover partial output is deleted");
+    store.compact()?;
+    let remaining = temp.segments();
+    assert!(
+        old.iter().all(|(p, _)| !remaining.contains(p)),
+        "old copies are deleted: {remaining:?}"
+    );
+    drop(store);
+
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Batch))?;
+    assert_eq!(recovery.messages, expected);
+    Ok(())
+}
+
+#[test]
+fn ids_stay_monotonic_across_reopen_even_when_everything_was_delivered() -> TestResult {
+    let temp = TempDir::new("monotonic");
+    let mut last = 0;
+    for round in 0..4 {
+        let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+        assert!(recovery.messages.is_empty());
+        for index in 0..5 {
+            let id = store.append(&message(index, 10))?.id;
+            assert!(id > last, "round {round}: id {id} after {last}");
+            last = id;
+            store.remove(id)?;
+        }
+        store.compact()?;
+        assert!(temp.segments().len() <= 2, "{:?}", temp.segments());
+    }
+    Ok(())
+}
+
+#[test]
+fn batch_policy_keeps_everything_after_close() -> TestResult {
+    let temp = TempDir::new("batch");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Batch))?;
+    let mut expected = Vec::new();
+    for index in 0..100 {
+        let msg = message(index, 64);
+        expected.push((store.append(&msg)?.id, msg));
+    }
+    store.sync()?;
+    store.close()?;
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Batch))?;
+    assert_eq!(recovery.messages, expected);
+    Ok(())
+}
+
+const CHILD_MODE: &str = "ETKMQTT_STORE_TEST_CHILD";
+const CHILD_DIR: &str = "ETKMQTT_STORE_TEST_DIR";
+const CHILD_SYNC: &str = "ETKMQTT_STORE_TEST_SYNC";
+const CHILD_COUNT: usize = 1000;
+
+/// Runs only when spawned by a crash test: appends messages, reports each
+/// completed append on stdout, and dies without closing the store.
+#[test]
+fn child_process_entry() {
+    let Ok(mode) = std::env::var(CHILD_MODE) else {
+        return;
+    };
+    let dir = PathBuf::from(std::env::var(CHILD_DIR).unwrap_or_default());
+    let sync = match std::env::var(CHILD_SYNC).as_deref() {
+        Ok("batch") => SyncPolicy::Batch,
+        _ => SyncPolicy::Always,
+    };
+    let config = StoreConfig {
+        sync,
+        ..StoreConfig::new(&dir, CLIENT_ID)
+    };
+    let Ok((mut store, _)) = Store::open(config) else {
+        std::process::exit(3);
+    };
+    let mut stdout = std::io::stdout().lock();
+    for index in 0..CHILD_COUNT {
+        if mode == "abort" && index == CHILD_COUNT / 2 {
+            // Abort from another thread while this one keeps appending, so
+            // the process may die in the middle of a write.
+            std::thread::spawn(|| {
+                std::thread::sleep(Duration::from_micros(300));
+                std::process::abort();
+            });
+        }
+        let Ok(appended) = store.append(&message(index, 100)) else {
+            std::process::exit(4);
+        };
+        let _ = writeln!(stdout, "appended {index} {}", appended.id);
+        let _ = stdout.flush();
+    }
+    match mode.as_str() {
+        "abort" => std::process::abort(),
+        // exit() runs no destructors: the store is never dropped or synced.
+        _ => std::process::exit(0),
+    }
+}
+
+/// Spawns this test binary as a crashing child; returns the (index, id) of
+/// every append the child reported complete.
+fn run_child(
+    temp: &TempDir,
+    mode: &str,
+    sync: &str,
+) -> Result<Vec<(usize, u64)>, Box<dyn std::error::Error>> {
+    let output = Command::new(std::env::current_exe()?)
+        .args([
+            "--exact",
+            "child_process_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_MODE, mode)
+        .env(CHILD_DIR, &temp.0)
+        .env(CHILD_SYNC, sync)
+        .output()?;
+    assert!(
+        !output.status.success() || mode == "exit",
+        "{:?}",
+        output.status
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut completed = Vec::new();
+    for line in stdout.lines() {
+        // libtest prints "test child_process_entry ... " before the first line.
+        let Some(at) = line.find("appended ") else {
+            continue;
+        };
+        let mut words = line[at..].split_whitespace().skip(1);
+        let index = words.next().ok_or("index")?.parse()?;
+        let id = words.next().ok_or("id")?.parse()?;
+        completed.push((index, id));
+    }
+    Ok(completed)
+}
+
+fn assert_child_appends_recovered(
+    completed: &[(usize, u64)],
+    recovery: &Recovery,
+    may_have_one_more: bool,
+) {
+    let recovered = &recovery.messages;
+    let extra = recovered.len() - completed.len().min(recovered.len());
+    assert!(
+        recovered.len() >= completed.len() && extra <= usize::from(may_have_one_more),
+        "child completed {} appends, store recovered {}",
+        completed.len(),
+        recovered.len()
+    );
+    for ((index, id), (recovered_id, msg)) in completed.iter().zip(recovered) {
+        assert_eq!(id, recovered_id);
+        assert_eq!(msg, &message(*index, 100));
+    }
+}
+
+#[test]
+fn process_exit_without_closing_keeps_every_append() -> TestResult {
+    for sync in ["always", "batch"] {
+        let temp = TempDir::new("exit");
+        let completed = run_child(&temp, "exit", sync)?;
+        assert_eq!(completed.len(), CHILD_COUNT, "sync {sync}");
+        let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+        assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+        assert_child_appends_recovered(&completed, &recovery, false);
+    }
+    Ok(())
+}
+
+#[test]
+fn process_abort_mid_append_keeps_every_completed_append() -> TestResult {
+    let temp = TempDir::new("abort");
+    let completed = run_child(&temp, "abort", "always")?;
+    assert!(
+        completed.len() >= CHILD_COUNT / 2,
+        "child completed only {} appends",
+        completed.len()
+    );
+    let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    // The append in flight when the process died may or may not be there.
+    assert_child_appends_recovered(&completed, &recovery, true);
+    let before: BTreeSet<u64> = ids(&recovery).into_iter().collect();
+    let next = store.append(&message(0, 1))?.id;
+    assert!(before.iter().all(|&id| id < next));
+    println!(
+        "abort test: child completed {} of {CHILD_COUNT} appends before abort; {} recovered; damage: {:?}",
+        completed.len(),
+        recovery.messages.len(),
+        recovery.damage
+    );
+    Ok(())
+}
+
+fn measure(temp: &TempDir, sync: SyncPolicy, count: usize) -> Result<f64, StoreError> {
+    let (mut store, _) = Store::open(temp.config(sync))?;
+    let msg = message(1, 100);
+    let start = Instant::now();
+    for _ in 0..count {
+        store.append(&msg)?;
+    }
+    store.sync()?;
+    Ok(count as f64 / start.elapsed().as_secs_f64())
+}
+
+#[test]
+fn append_throughput_is_reported() -> TestResult {
+    let always_dir = TempDir::new("throughput-always");
+    let batch_dir = TempDir::new("throughput-batch");
+    let always = measure(&always_dir, SyncPolicy::Always, 500)?;
+    let batch = measure(&batch_dir, SyncPolicy::Batch, 20_000)?;
+    println!(
+        "store append throughput (100-byte payload, {}): Always {always:.0}/s, Batch {batch:.0}/s",
+        Path::new(&std::env::temp_dir()).display()
+    );
+    assert!(always > 0.0 && batch > 0.0);
+    Ok(())
+}
