@@ -409,7 +409,7 @@ fn non_empty_secret(value: &str) -> Option<Secret> {
 /// error never repeats the value: it is a secret.
 fn parse_psk_key(value: &str) -> Result<Secret, Error> {
     let hex = value.trim().as_bytes();
-    if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 128 {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 128 {
         return Err(invalid(
             "PSK",
             format!(

@@ -88,7 +88,7 @@ fn message(index: usize, payload_len: usize) -> StoredMessage {
         topic: format!("flexy/tags/{}", index % 7),
         payload,
         qos: (index % 3) as u8,
-        retain: index % 2 == 0,
+        retain: index.is_multiple_of(2),
     }
 }
 

@@ -476,7 +476,7 @@ fn is_end_of_stream(err: &openssl::ssl::Error) -> bool {
     match err.code() {
         ErrorCode::ZERO_RETURN => true,
         ErrorCode::SYSCALL => {
-            err.io_error().is_none() && err.ssl_error().map_or(true, |s| s.errors().is_empty())
+            err.io_error().is_none() && err.ssl_error().is_none_or(|s| s.errors().is_empty())
         }
         ErrorCode::SSL => err.ssl_error().is_some_and(|stack| {
             stack.errors().iter().any(|e| {
