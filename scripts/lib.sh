@@ -8,7 +8,7 @@ ensure_tools() {
     for pair in "$@"; do
         cmd=${pair%%:*}
         pkg=${pair#*:}
-        if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "$cmd" ]; then
+        if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -e "$cmd" ]; then
             missing_commands+=("$cmd")
             missing_packages+=("$pkg")
         fi
