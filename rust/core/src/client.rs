@@ -22,6 +22,7 @@ use crate::error::{ConnectError, Error};
 use crate::log::{log, Logger};
 use crate::options::Options;
 use crate::status::ConnectionStatus;
+use crate::store::{Store, StoreError, StoredMessage};
 use crate::topic::{validate_filter, validate_topic};
 
 /// Messages that may wait beyond MAXINFLIGHT while the broker is away.
@@ -87,6 +88,10 @@ pub(crate) struct Shared {
     publish_wait_millis: AtomicU64,
     tag_time_offset_minutes: AtomicI32,
     pub dropped: AtomicU64,
+    /// The durable queue (STOREDIR), opened on connect or on the first
+    /// publish before it.
+    store: Mutex<Option<Store>>,
+    store_configured: AtomicBool,
     events: Mutex<Option<Sender<Event>>>,
     pub waker: OnceLock<mio::Waker>,
     closing: AtomicBool,
@@ -134,6 +139,22 @@ impl Shared {
         }
     }
 
+    /// Runs `action` on the open store; a failure is reported in
+    /// getLastError() and does not stop the connection.
+    pub fn with_store<T>(
+        &self,
+        action: impl FnOnce(&mut Store) -> Result<T, StoreError>,
+    ) -> Option<T> {
+        let mut store = lock(&self.store);
+        match action(store.as_mut()?) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.set_error_text(format!("message store: {e}"));
+                None
+            }
+        }
+    }
+
     pub fn closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
@@ -148,6 +169,11 @@ impl Shared {
 
     pub fn queued(&self) -> usize {
         *lock(&self.queued)
+    }
+
+    /// Counts messages queued without a reservation (recovered from disk).
+    fn add_queued(&self, count: usize) {
+        *lock(&self.queued) += count;
     }
 
     /// Takes a queue slot for one message. When the queue is full: while
@@ -235,6 +261,8 @@ impl Client {
             publish_wait_millis: AtomicU64::new(millis(options.connect_timeout)),
             tag_time_offset_minutes: AtomicI32::new(options.tag_time_offset_minutes),
             dropped: AtomicU64::new(0),
+            store: Mutex::new(None),
+            store_configured: AtomicBool::new(false),
             events: Mutex::new(None),
             waker: OnceLock::new(),
             closing: AtomicBool::new(false),
@@ -270,6 +298,9 @@ impl Client {
             .queue_limit
             .store(queue_limit(options), Ordering::Relaxed);
         self.shared
+            .store_configured
+            .store(options.store_dir.is_some(), Ordering::Relaxed);
+        self.shared
             .publish_wait_millis
             .store(millis(options.connect_timeout), Ordering::Relaxed);
         self.shared.log.set_level(options.log_level);
@@ -294,6 +325,7 @@ impl Client {
             .as_ref()
             .ok_or(Error::AlreadyConnected)?
             .validate()?;
+        self.open_store(&control)?;
         let thread_error = |what: &'static str| {
             move |e: std::io::Error| Error::Thread {
                 what,
@@ -383,10 +415,116 @@ impl Client {
     ) -> Result<(), Error> {
         validate_topic(topic)?;
         let qos = to_qos(qos)?;
+        if self.shared.store_configured.load(Ordering::Relaxed) {
+            return self.publish_stored(topic, payload, qos, retain);
+        }
         self.shared.reserve()?;
         let mut publish = Publish::from_bytes(topic, qos, payload);
         publish.retain = retain;
-        if self.commands.send(Command::Publish(publish)).is_err() {
+        self.queue(Command::Publish {
+            publish,
+            stored: None,
+        })
+    }
+
+    /// With STOREDIR: the message is on disk (per STORESYNC) before this
+    /// returns, and leaves the store when delivered.
+    fn publish_stored(
+        &self,
+        topic: &str,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<(), Error> {
+        {
+            let control = lock(&self.control);
+            self.open_store(&control)?;
+        }
+        let mut store = lock(&self.shared.store);
+        let Some(open) = store.as_mut() else {
+            return Err(Error::Closed);
+        };
+        let appended = open.append(&StoredMessage {
+            topic: topic.to_owned(),
+            payload: payload.to_vec(),
+            qos: qos as u8,
+            retain,
+        })?;
+        if !appended.dropped.is_empty() {
+            let dropped = appended.dropped.len() as u64;
+            self.shared.dropped.fetch_add(dropped, Ordering::Relaxed);
+            log!(
+                self.shared.log,
+                Warn,
+                "message store full: dropped the {dropped} oldest messages (STOREFULL dropoldest)"
+            );
+            let _ = self.commands.send(Command::Dropped(appended.dropped));
+        }
+        self.shared.reserve()?;
+        let mut publish = Publish::from_bytes(topic, qos, payload);
+        publish.retain = retain;
+        // Sent while the store is locked, so queue order is store order.
+        let result = self.queue(Command::Publish {
+            publish,
+            stored: Some(appended.id),
+        });
+        drop(store);
+        result
+    }
+
+    /// Opens the store when STOREDIR is set and it is not open yet; what it
+    /// recovers (left by an earlier run) is queued before anything new.
+    fn open_store(&self, control: &Control) -> Result<(), Error> {
+        let Some(config) = control
+            .options
+            .as_ref()
+            .and_then(|o| o.store_config(&self.shared.client_id))
+        else {
+            return Ok(());
+        };
+        let mut store = lock(&self.shared.store);
+        if store.is_some() {
+            return Ok(());
+        }
+        let (mut opened, recovery) = Store::open(config)?;
+        if !recovery.damage.is_empty() {
+            self.shared.set_error_text(format!(
+                "message store was damaged (power cut or disk error?); the rest was recovered: {}",
+                recovery.damage.join("; ")
+            ));
+            // Rewrites the live records so the damage is not met again.
+            if let Err(e) = opened.compact() {
+                log!(
+                    self.shared.log,
+                    Warn,
+                    "message store compaction failed: {e}"
+                );
+            }
+        }
+        log!(
+            self.shared.log,
+            Info,
+            "message store holds {} undelivered messages",
+            recovery.messages.len()
+        );
+        for (id, message) in recovery.messages {
+            self.shared.add_queued(1);
+            let mut publish =
+                Publish::new(message.topic, qos_from_u8(message.qos), message.payload);
+            publish.retain = message.retain;
+            self.commands
+                .send(Command::Publish {
+                    publish,
+                    stored: Some(id),
+                })
+                .map_err(|_| Error::Closed)?;
+        }
+        *store = Some(opened);
+        Ok(())
+    }
+
+    fn queue(&self, command: Command) -> Result<(), Error> {
+        if self.commands.send(command).is_err() {
             self.shared.complete(1);
             return Err(Error::Closed);
         }
@@ -489,6 +627,12 @@ impl Client {
         if let Some(io_thread) = io_thread {
             let _ = io_thread.join();
         }
+        // Everything the I/O thread removed is recorded; sync what is left.
+        if let Some(store) = lock(&self.shared.store).take() {
+            if let Err(e) = store.close() {
+                self.shared.set_error_text(format!("message store: {e}"));
+            }
+        }
         // Ends the event thread once its current callback returns.
         lock(&self.shared.events).take();
         if let Some(event_thread) = event_thread {
@@ -514,12 +658,26 @@ impl Drop for Client {
     }
 }
 
+/// Messages that may wait: without a store, MAXINFLIGHT plus the offline
+/// queue; with one, STOREMAXBYTES bounds the queue instead.
 fn queue_limit(options: &Options) -> usize {
-    usize::from(options.max_inflight) + OFFLINE_QUEUE_LIMIT
+    if options.store_dir.is_some() {
+        usize::MAX
+    } else {
+        usize::from(options.max_inflight) + OFFLINE_QUEUE_LIMIT
+    }
 }
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+pub(crate) fn qos_from_u8(qos: u8) -> QoS {
+    match qos {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
 }
 
 fn to_qos(qos: i32) -> Result<QoS, Error> {

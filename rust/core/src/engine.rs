@@ -19,7 +19,7 @@ use rumqttc::{
     StateError, Subscribe, SubscribeFilter, SubscribeReasonCode, Unsubscribe,
 };
 
-use crate::client::{Event, Message, Shared, INBOUND_LIMIT};
+use crate::client::{qos_from_u8, Event, Message, Shared, INBOUND_LIMIT};
 use crate::error::{ConnAckRefusal, ConnectError};
 use crate::log::log;
 use crate::options::Options;
@@ -39,7 +39,13 @@ const READ_CHUNK: usize = 16 * 1024;
 /// What the API asks of the I/O thread.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Publish(Publish),
+    /// `stored` is the message's id in the durable store, if there is one.
+    Publish {
+        publish: Publish,
+        stored: Option<u64>,
+    },
+    /// The store dropped these (STOREFULL dropoldest): forget them if unsent.
+    Dropped(Vec<u64>),
     Subscribe {
         filter: String,
         qos: QoS,
@@ -52,6 +58,16 @@ pub(crate) enum Command {
     ResumeReading,
     Close,
 }
+
+/// A request waiting to be sent, with its store id.
+struct Queued {
+    request: Request,
+    stored: Option<u64>,
+}
+
+/// How often the store is synced under STORESYNC batch, and compacted.
+const STORE_SYNC_INTERVAL: Duration = Duration::from_millis(100);
+const STORE_COMPACT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Why a session or an attempt ended.
 enum Stop {
@@ -73,7 +89,14 @@ pub(crate) struct Engine {
     events: Events,
     state: MqttState,
     /// Publishes and releases waiting for the connection or for in-flight room, oldest first.
-    pending: VecDeque<Request>,
+    pending: VecDeque<Queued>,
+    /// Store ids of QoS 1/2 publishes handed to the state, by packet id;
+    /// removed from the store when the broker completes them.
+    stored_by_pkid: HashMap<u16, u64>,
+    /// Store id of the publish parked in `state.collision`.
+    collision_stored: Option<u64>,
+    last_store_sync: Instant,
+    last_store_compact: Instant,
     rx: BytesMut,
     tx: BytesMut,
     backoff: Duration,
@@ -108,6 +131,10 @@ impl Engine {
             poll,
             events: Events::with_capacity(16),
             pending: VecDeque::new(),
+            stored_by_pkid: HashMap::new(),
+            collision_stored: None,
+            last_store_sync: now,
+            last_store_compact: now,
             rx: BytesMut::with_capacity(READ_CHUNK),
             tx: BytesMut::with_capacity(READ_CHUNK),
             subscriptions_synced: 0,
@@ -318,10 +345,9 @@ impl Engine {
         let mut connect = rumqttc::Connect::new(self.shared.client_id.clone());
         connect.keep_alive = u16::try_from(self.options.keep_alive.as_secs()).unwrap_or(u16::MAX);
         connect.clean_session = self.options.clean_session;
-        connect.last_will = self
-            .options
-            .will()
-            .map(|will| LastWill::new(will.topic, will.payload, qos(will.qos), will.retain));
+        connect.last_will = self.options.will().map(|will| {
+            LastWill::new(will.topic, will.payload, qos_from_u8(will.qos), will.retain)
+        });
         if let Some(username) = &self.options.username {
             let password = self
                 .options
@@ -399,15 +425,26 @@ impl Engine {
     fn end_session(&mut self, transport: &mut dyn Transport) {
         let _ = self.poll.registry().deregister(transport.socket_mut());
         let collision = self.state.collision.take();
-        let mut resend: VecDeque<Request> = self.state.clean().into();
+        let mut resend: Vec<Request> = self.state.clean();
         if let Some(publish) = collision {
-            resend.push_back(Request::Publish(publish));
-        }
-        for request in resend.iter_mut() {
-            if let Request::Publish(publish) = request {
-                publish.dup = publish.qos != QoS::AtMostOnce;
+            if let Some(id) = self.collision_stored.take() {
+                self.stored_by_pkid.insert(publish.pkid, id);
             }
+            resend.push(Request::Publish(publish));
         }
+        // Their store ids stay in `stored_by_pkid`: the packet ids are kept.
+        let mut resend: VecDeque<Queued> = resend
+            .into_iter()
+            .map(|mut request| {
+                if let Request::Publish(publish) = &mut request {
+                    publish.dup = publish.qos != QoS::AtMostOnce;
+                }
+                Queued {
+                    request,
+                    stored: None,
+                }
+            })
+            .collect();
         resend.append(&mut self.pending);
         self.pending = resend;
         if self.options.clean_session {
@@ -469,6 +506,11 @@ impl Engine {
     }
 
     fn poll_once(&mut self, timeout: Option<Duration>) -> Result<(), Stop> {
+        let has_store = self.options.store_dir.is_some();
+        let timeout = match timeout {
+            Some(t) if has_store => Some(t.min(STORE_SYNC_INTERVAL)),
+            other => other,
+        };
         if let Err(e) = self.poll.poll(&mut self.events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(Stop::Failed(ConnectError::ConnectionLost(format!(
@@ -484,6 +526,9 @@ impl Engine {
         if self.shared.closing() {
             return Err(Stop::Closed);
         }
+        if has_store {
+            self.maintain_store();
+        }
         Ok(())
     }
 
@@ -492,7 +537,11 @@ impl Engine {
     fn take_commands(&mut self, connected: bool) -> Result<(), Stop> {
         loop {
             match self.commands.try_recv() {
-                Ok(Command::Publish(publish)) => self.pending.push_back(Request::Publish(publish)),
+                Ok(Command::Publish { publish, stored }) => self.pending.push_back(Queued {
+                    request: Request::Publish(publish),
+                    stored,
+                }),
+                Ok(Command::Dropped(ids)) => self.forget_dropped(&ids),
                 Ok(Command::Subscribe {
                     filter,
                     qos,
@@ -566,17 +615,52 @@ impl Engine {
             && self.state.inflight() < self.options.max_inflight
             && self.state.collision.is_none()
         {
-            let Some(request) = self.pending.pop_front() else {
+            let Some(Queued { request, stored }) = self.pending.pop_front() else {
                 break;
             };
             let fire_and_forget =
                 matches!(&request, Request::Publish(p) if p.qos == QoS::AtMostOnce);
-            self.send_request(request)?;
+            let is_publish = matches!(&request, Request::Publish(_));
+            let sent = self.send_request(request)?;
             if fire_and_forget {
                 self.shared.complete(1);
+                if let Some(id) = stored {
+                    self.shared.with_store(|store| store.remove(id));
+                }
+            } else if let Some(id) = stored {
+                match sent {
+                    Some(Packet::Publish(publish)) => {
+                        self.stored_by_pkid.insert(publish.pkid, id);
+                    }
+                    _ if is_publish => self.collision_stored = Some(id),
+                    _ => {}
+                }
             }
         }
         Ok(())
+    }
+
+    /// Drops unsent messages the store gave up (STOREFULL dropoldest). Ones
+    /// already in flight complete normally.
+    fn forget_dropped(&mut self, ids: &[u64]) {
+        let before = self.pending.len();
+        self.pending
+            .retain(|queued| !queued.stored.is_some_and(|id| ids.contains(&id)));
+        self.shared.complete(before - self.pending.len());
+    }
+
+    /// STORESYNC batch: sync every 100 ms; compact now and then (cheap when
+    /// there is nothing to reclaim).
+    fn maintain_store(&mut self) {
+        let now = Instant::now();
+        if now.duration_since(self.last_store_sync) >= STORE_SYNC_INTERVAL {
+            self.last_store_sync = now;
+            self.shared.with_store(|store| store.sync());
+        }
+        if now.duration_since(self.last_store_compact) >= STORE_COMPACT_INTERVAL {
+            self.last_store_compact = now;
+            self.shared.with_store(|store| store.compact());
+        }
     }
 
     fn write_packet(&mut self, packet: &Packet) -> Result<(), Stop> {
@@ -717,10 +801,30 @@ impl Engine {
             Packet::PubRel(pubrel) => Some(pubrel.pkid),
             _ => None,
         };
+        let completed_pkid = match &packet {
+            Packet::PubAck(ack) => Some(ack.pkid),
+            Packet::PubComp(comp) => Some(comp.pkid),
+            _ => None,
+        };
         let outgoing = match self.state.handle_incoming_packet(packet) {
             Ok(outgoing) => {
                 if completes {
                     self.shared.complete(1);
+                    if let Some(id) =
+                        completed_pkid.and_then(|pkid| self.stored_by_pkid.remove(&pkid))
+                    {
+                        self.shared.with_store(|store| store.remove(id));
+                    }
+                }
+                // An acknowledgement can release the publish parked on a
+                // packet-id collision: it goes out now under that id.
+                if let (Some(Packet::Publish(publish)), Some(id)) =
+                    (&outgoing, self.collision_stored)
+                {
+                    if publish.qos != QoS::AtMostOnce {
+                        self.stored_by_pkid.insert(publish.pkid, id);
+                        self.collision_stored = None;
+                    }
                 }
                 outgoing
             }
@@ -831,13 +935,5 @@ fn closed_hint(options: &Options) -> &'static str {
         " (the broker may refuse this client id or configuration: see the broker's log)"
     } else {
         " (is this port a TLS listener? then set CAFILE, or PSK and PSK-IDENTITY)"
-    }
-}
-
-fn qos(level: u8) -> QoS {
-    match level {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
     }
 }

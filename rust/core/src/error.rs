@@ -49,6 +49,9 @@ pub enum Error {
     #[error("the client is closed")]
     Closed,
 
+    #[error("{0} (options STOREDIR, STOREMAXBYTES, STOREFULL)")]
+    Store(#[from] crate::store::StoreError),
+
     #[error(transparent)]
     TagJson(#[from] crate::tagjson::TagJsonError),
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::log::LogLevel;
 use crate::secret::Secret;
+use crate::store::{FullPolicy, StoreConfig, SyncPolicy, DEFAULT_MAX_BYTES};
 use crate::topic::validate_topic;
 
 /// The default cipher list for TLS-PSK: the fast suites first (see docs/psk.md).
@@ -40,6 +41,10 @@ pub const OPTION_NAMES: &[&str] = &[
     "PSK-IDENTITY",
     "PSK-CIPHERS",
     "TAGTIMEOFFSET",
+    "STOREDIR",
+    "STORESYNC",
+    "STOREMAXBYTES",
+    "STOREFULL",
 ];
 
 /// The lowest TLS version to accept.
@@ -97,6 +102,11 @@ pub struct Options {
     psk_ciphers: Option<String>,
     /// Minutes added to tag times by `publishTags` (TAGTIMEOFFSET).
     pub tag_time_offset_minutes: i32,
+    /// STOREDIR: makes the offline queue durable when set.
+    pub store_dir: Option<PathBuf>,
+    pub store_sync: SyncPolicy,
+    pub store_max_bytes: u64,
+    pub store_full: FullPolicy,
 }
 
 impl Default for Options {
@@ -126,6 +136,10 @@ impl Default for Options {
             psk_identity: None,
             psk_ciphers: None,
             tag_time_offset_minutes: 0,
+            store_dir: None,
+            store_sync: SyncPolicy::Always,
+            store_max_bytes: DEFAULT_MAX_BYTES,
+            store_full: FullPolicy::Reject,
         }
     }
 }
@@ -227,6 +241,42 @@ impl Options {
                 }
                 self.psk_ciphers = Some(value.trim().to_owned());
             }
+            "STOREDIR" => self.store_dir = path("STOREDIR", value)?,
+            "STORESYNC" => {
+                self.store_sync = match value.trim().to_ascii_lowercase().as_str() {
+                    "always" => SyncPolicy::Always,
+                    "batch" => SyncPolicy::Batch,
+                    other => {
+                        return Err(invalid(
+                            "STORESYNC",
+                            format!("'{other}' is not accepted; accepted: \"always\" (fsync before publish returns), \"batch\" (fsync every 100 ms)"),
+                        ))
+                    }
+                }
+            }
+            "STOREMAXBYTES" => {
+                self.store_max_bytes = match value.trim().parse::<u64>() {
+                    Ok(bytes) if (4096..=(1 << 40)).contains(&bytes) => bytes,
+                    _ => {
+                        return Err(invalid(
+                            "STOREMAXBYTES",
+                            format!("'{value}' is not a size in bytes (4096-1099511627776)"),
+                        ))
+                    }
+                }
+            }
+            "STOREFULL" => {
+                self.store_full = match value.trim().to_ascii_lowercase().as_str() {
+                    "reject" => FullPolicy::Reject,
+                    "dropoldest" => FullPolicy::DropOldest,
+                    other => {
+                        return Err(invalid(
+                            "STOREFULL",
+                            format!("'{other}' is not accepted; accepted: \"reject\" (publish throws), \"dropoldest\" (the oldest messages are dropped and counted)"),
+                        ))
+                    }
+                }
+            }
             "TAGTIMEOFFSET" => {
                 self.tag_time_offset_minutes = match value.trim().parse::<i32>() {
                     Ok(minutes) if (-1440..=1440).contains(&minutes) => minutes,
@@ -319,6 +369,17 @@ impl Options {
             }),
             _ => None,
         }
+    }
+
+    /// The durable store's configuration, when STOREDIR is set.
+    pub fn store_config(&self, client_id: &str) -> Option<StoreConfig> {
+        self.store_dir.as_ref().map(|dir| StoreConfig {
+            dir: dir.clone(),
+            client_id: client_id.to_owned(),
+            max_bytes: self.store_max_bytes,
+            sync: self.store_sync,
+            full: self.store_full,
+        })
     }
 
     /// The will, when WILLTOPIC is set.
@@ -482,6 +543,10 @@ mod tests {
             ("LOG", "9", "LOG", "0 off"),
             ("CONNECTTIMEOUT", "0", "CONNECTTIMEOUT", "(1-3600)"),
             ("WILLTOPIC", "a/#", "WILLTOPIC", "wildcard"),
+            ("STORESYNC", "sometimes", "STORESYNC", "\"batch\""),
+            ("STOREFULL", "wait", "STOREFULL", "\"dropoldest\""),
+            ("STOREMAXBYTES", "10", "STOREMAXBYTES", "(4096-"),
+            ("TAGTIMEOFFSET", "2000", "TAGTIMEOFFSET", "(-1440-1440)"),
         ];
         for (name, value, expect_name, expect_text) in cases {
             let err = Options::default().set(name, value).expect_err(name);
