@@ -303,6 +303,9 @@ impl Client {
         self.shared
             .publish_wait_millis
             .store(millis(options.connect_timeout), Ordering::Relaxed);
+        self.shared
+            .tag_time_offset_minutes
+            .store(options.tag_time_offset_minutes, Ordering::Relaxed);
         self.shared.log.set_level(options.log_level);
         log!(
             self.shared.log,
@@ -769,6 +772,19 @@ mod tests {
         let err = client.publish("t", b"x", 1, false).expect_err("full");
         assert!(err.to_string().starts_with("offline queue full"), "{err}");
         assert_eq!(client.queued_count(), 5 + OFFLINE_QUEUE_LIMIT);
+    }
+
+    #[test]
+    fn tagtimeoffset_reaches_publish_tags() {
+        let client = client();
+        client.set_option("TAGTIMEOFFSET", "60").expect("offset");
+        assert_eq!(
+            client
+                .shared
+                .tag_time_offset_minutes
+                .load(Ordering::Relaxed),
+            60
+        );
     }
 
     #[test]

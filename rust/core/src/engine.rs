@@ -69,6 +69,15 @@ struct Queued {
 const STORE_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 const STORE_COMPACT_INTERVAL: Duration = Duration::from_secs(10);
 
+/// close() was called.
+struct Closed;
+
+/// The shortest wait between failed attempts once backing off.
+const MIN_BACKOFF: Duration = Duration::from_millis(500);
+
+/// How long close() keeps a live connection to deliver what is queued.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
 /// Why a session or an attempt ended.
 enum Stop {
     Closed,
@@ -108,6 +117,8 @@ pub(crate) struct Engine {
     incoming_qos2: HashSet<u16>,
     reading_paused: bool,
     socket_readable: bool,
+    /// close() was called and the queue is being delivered.
+    draining: bool,
     last_sent: Instant,
     last_received: Instant,
     ping_sent: Option<Instant>,
@@ -142,6 +153,7 @@ impl Engine {
             incoming_qos2: HashSet::new(),
             reading_paused: false,
             socket_readable: false,
+            draining: false,
             last_sent: now,
             last_received: now,
             ping_sent: None,
@@ -170,7 +182,7 @@ impl Engine {
                 Stop::Closed => break,
                 Stop::Failed(error) => {
                     self.shared.set_error(&error);
-                    if let Stop::Closed = self.wait_before_retry() {
+                    if self.wait_before_retry().is_err() {
                         break;
                     }
                 }
@@ -336,6 +348,11 @@ impl Engine {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.wait(deadline, "waiting for CONNACK from", target)?;
                 }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    return Err(Stop::Failed(ConnectError::ClosedBeforeConnAck {
+                        hint: closed_hint(&self.options),
+                    }))
+                }
                 Err(e) => return Err(Stop::Failed(transport.explain(&e))),
             }
         }
@@ -379,10 +396,50 @@ impl Engine {
             return stop;
         }
         loop {
-            if let Err(stop) = self.session_step(transport) {
-                return stop;
+            match self.session_step(transport) {
+                Ok(()) => {}
+                Err(Stop::Closed) => return self.drain(transport),
+                Err(stop) => return stop,
             }
         }
+    }
+
+    /// On close while connected: deliver what is queued (until the broker
+    /// has acknowledged it, at most CONNECTTIMEOUT and never over
+    /// DRAIN_LIMIT), so close() does not throw away accepted messages.
+    fn drain(&mut self, transport: &mut dyn Transport) -> Stop {
+        self.draining = true;
+        let deadline = Instant::now() + self.options.connect_timeout.min(DRAIN_LIMIT);
+        while self.shared.queued() > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                log!(
+                    self.shared.log,
+                    Warn,
+                    "closing with {} messages not yet acknowledged",
+                    self.shared.queued()
+                );
+                break;
+            }
+            let step = self
+                .take_commands(true)
+                .and_then(|()| {
+                    if self.socket_readable && !self.reading_paused {
+                        self.read_available(transport)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .and_then(|()| self.fill_tx())
+                .and_then(|()| self.flush(transport))
+                .and_then(|()| {
+                    self.poll_once(Some((deadline - now).min(Duration::from_millis(50))))
+                });
+            if step.is_err() {
+                break;
+            }
+        }
+        Stop::Closed
     }
 
     fn session_step(&mut self, transport: &mut dyn Transport) -> Result<(), Stop> {
@@ -459,9 +516,12 @@ impl Engine {
 
     /// Waits RECONNECTMIN doubling up to RECONNECTMAX, with jitter so that a
     /// fleet of gateways does not reconnect in step.
-    fn wait_before_retry(&mut self) -> Stop {
+    /// `Err(Closed)` when close() interrupted the wait.
+    fn wait_before_retry(&mut self) -> Result<(), Closed> {
         let base = self.backoff;
+        // RECONNECTMIN 0 retries at once, then backs off from MIN_BACKOFF.
         self.backoff = (self.backoff * 2)
+            .max(MIN_BACKOFF)
             .min(self.options.reconnect_max)
             .max(self.options.reconnect_min);
         let mut hasher = self.jitter.build_hasher();
@@ -479,13 +539,13 @@ impl Engine {
         loop {
             let now = Instant::now();
             if now >= deadline {
-                return Stop::Failed(ConnectError::Protocol(String::new()));
+                return Ok(());
             }
             if let Err(Stop::Closed) = self.poll_once(Some(deadline - now)) {
-                return Stop::Closed;
+                return Err(Closed);
             }
             if let Err(Stop::Closed) = self.take_commands(false) {
-                return Stop::Closed;
+                return Err(Closed);
             }
         }
     }
@@ -523,7 +583,7 @@ impl Engine {
                 self.socket_readable = true;
             }
         }
-        if self.shared.closing() {
+        if self.shared.closing() && !self.draining {
             return Err(Stop::Closed);
         }
         if has_store {
@@ -558,6 +618,7 @@ impl Engine {
                     }
                 }
                 Ok(Command::ResumeReading) => self.reading_paused = false,
+                Ok(Command::Close) if self.draining => {}
                 Ok(Command::Close) => return Err(Stop::Closed),
                 Err(TryRecvError::Empty) => return Ok(()),
                 Err(TryRecvError::Disconnected) => return Err(Stop::Closed),

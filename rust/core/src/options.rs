@@ -150,7 +150,7 @@ impl Options {
         match name.to_ascii_uppercase().as_str() {
             "PORT" => self.port = Some(parse_int("PORT", value, 1, 65535, "a port number")? as u16),
             "KEEPALIVE" => {
-                self.keep_alive = seconds("KEEPALIVE", value, 0, 65535, "seconds, 0 turns keep-alive off")?
+                self.keep_alive = seconds("KEEPALIVE", value, 0, 65535, "a number of seconds (0 turns keep-alive off)")?
             }
             "PROTOCOLVERSION" => match value.trim() {
                 "3.1.1" | "4" => {}
@@ -168,7 +168,7 @@ impl Options {
                     other => {
                         return Err(invalid(
                             "TLSVERSION",
-                            format!("'{other}' is not accepted; accepted: \"tlsv1.2\" (TLS 1.2 or newer), \"tlsv1.3\" (TLS 1.3 only)"),
+                            format!("'{other}' is not accepted; accepted: \"tlsv1.2\" (certificates: TLS 1.2 or 1.3; TLS-PSK: TLS 1.2), \"tlsv1.3\" (TLS 1.3 only)"),
                         ))
                     }
                 }
@@ -321,6 +321,17 @@ impl Options {
         if self.cert_file.is_some() != self.key_file.is_some() {
             return Err(Error::ConflictingOptions(
                 "a client certificate needs both CERTFILE and KEYFILE".to_owned(),
+            ));
+        }
+        if self.key_password.is_some() && self.key_file.is_none() {
+            return Err(Error::ConflictingOptions(
+                "KEYPASSWORD is set but KEYFILE is not; KEYPASSWORD decrypts KEYFILE".to_owned(),
+            ));
+        }
+        if self.psk_ciphers.is_some() && self.psk_key.is_none() {
+            return Err(Error::ConflictingOptions(
+                "PSK-CIPHERS is set but PSK is not; the cipher list applies to TLS-PSK only"
+                    .to_owned(),
             ));
         }
         if self.password.is_some() && self.username.is_none() {
@@ -642,6 +653,22 @@ mod tests {
             .expect_err("no user")
             .to_string()
             .contains("USERNAME"));
+
+        let mut key_password_only = Options::default();
+        set(&mut key_password_only, "KEYPASSWORD", "pw").expect("keypassword");
+        assert!(key_password_only
+            .validate()
+            .expect_err("no key")
+            .to_string()
+            .contains("KEYFILE"));
+
+        let mut ciphers_only = Options::default();
+        set(&mut ciphers_only, "PSK-CIPHERS", "PSK-AES128-GCM-SHA256").expect("ciphers");
+        assert!(ciphers_only
+            .validate()
+            .expect_err("no psk")
+            .to_string()
+            .contains("PSK is not"));
 
         let mut will_qos_only = Options::default();
         set(&mut will_qos_only, "WILLQOS", "1").expect("qos");

@@ -132,8 +132,9 @@ impl JavaSink {
     }
 
     fn call(&self, code: jint) -> jni::errors::Result<()> {
-        // The event thread lives as long as the client: attach it once.
-        let mut env = self.vm.attach_current_thread_permanently()?;
+        // The event thread lives as long as the client: attach it once, as a
+        // daemon so that a client never closed does not keep the JVM alive.
+        let mut env = self.vm.attach_current_thread_as_daemon()?;
         // SAFETY: `call_mqtt_event` was looked up on the class of `target`
         // with the signature (I)V, and exactly one int argument is passed.
         let result = unsafe {

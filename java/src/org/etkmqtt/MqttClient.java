@@ -295,6 +295,10 @@ public abstract class MqttClient {
 
     /**
      * Disconnects, stops the client's threads and frees its native memory.
+     * While connected, it first delivers what is queued (until acknowledged,
+     * for at most CONNECTTIMEOUT and never more than 10 s). Messages still
+     * queued while disconnected are lost unless STOREDIR keeps them for the
+     * next client with the same MqttId.
      * Calling it again does nothing; any other call afterwards throws
      * {@link EWException}, except {@link #getStatus()} and
      * {@link #getLastError()}. May be called from {@link #callMqttEvent(int)}.
@@ -351,7 +355,7 @@ public abstract class MqttClient {
     private long enter() throws EWException {
         synchronized (lock) {
             if (closing) {
-                throw new EWException("client '" + mqttId + "' is closed");
+                throw new EWException("the client is closed (client '" + mqttId + "')");
             }
             activeCalls++;
             return handle;

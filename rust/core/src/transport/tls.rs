@@ -137,6 +137,9 @@ impl Transport for RustlsTransport {
                 match self.connection.write_tls(&mut self.socket) {
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                    Err(e) if is_reset(&e) => {
+                        return Err(ConnectError::HandshakeEof { port: self.port })
+                    }
                     Err(e) => return Err(ConnectError::ConnectionLost(e.to_string())),
                 }
             }
@@ -152,6 +155,9 @@ impl Transport for RustlsTransport {
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if is_reset(&e) => {
+                    return Err(ConnectError::HandshakeEof { port: self.port })
+                }
                 Err(e) => return Err(ConnectError::ConnectionLost(e.to_string())),
             }
         }
@@ -216,7 +222,7 @@ fn explain(err: &rustls::Error, host: &str, settings: &CertificateTls) -> Connec
             CertificateError::NotValidForNameContext { presented, .. } => {
                 ConnectError::CertificateNameMismatch {
                     expected: host.to_owned(),
-                    presented: presented.clone(),
+                    presented: presented.iter().map(|name| plain_name(name)).collect(),
                 }
             }
             CertificateError::NotValidForName => ConnectError::CertificateNameMismatch {
@@ -240,6 +246,23 @@ fn explain(err: &rustls::Error, host: &str, settings: &CertificateTls) -> Connec
                     not_before: Some(utc_time(*not_before)),
                 }
             }
+            CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                ConnectError::CertificateInvalid(
+                    "it is not a TLS server certificate (its extended key usage lacks serverAuth)"
+                        .to_owned(),
+                )
+            }
+            CertificateError::Other(other) if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+                ConnectError::CertificateInvalid(
+                    "the broker presents a CA certificate as its own (a self-signed certificate?); give the broker a certificate signed by the CA in CAFILE".to_owned(),
+                )
+            }
+            CertificateError::BadSignature => ConnectError::CertificateInvalid(
+                "its signature does not verify with the CA in CAFILE".to_owned(),
+            ),
+            CertificateError::BadEncoding => ConnectError::CertificateInvalid(
+                "it is not a well-formed certificate".to_owned(),
+            ),
             other => ConnectError::CertificateInvalid(format!("{other:?}")),
         },
         E::AlertReceived(AlertDescription::CertificateRequired) => {
@@ -266,9 +289,32 @@ fn explain(err: &rustls::Error, host: &str, settings: &CertificateTls) -> Connec
     }
 }
 
+/// webpki names the certificate's names by kind (`DnsName("localhost")`,
+/// `IpAddress(192.0.2.1)`); users want the names.
+fn plain_name(name: &str) -> String {
+    let inner = name
+        .strip_prefix("DnsName(\"")
+        .and_then(|n| n.strip_suffix("\")"))
+        .or_else(|| {
+            name.strip_prefix("IpAddress(")
+                .and_then(|n| n.strip_suffix(')'))
+        });
+    inner.unwrap_or(name).to_owned()
+}
+
 fn utc_time(time: UnixTime) -> String {
     let millis = i64::try_from(time.as_secs()).unwrap_or(i64::MAX / 1000) * 1000;
     format!("{} UTC", crate::tagjson::format_time(millis, 0))
+}
+
+/// A plain MQTT listener answers a ClientHello by resetting the connection.
+fn is_reset(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
 }
 
 fn display(path: &Path) -> String {
@@ -330,7 +376,10 @@ fn load_private_key(
         let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(der.expose())
             .map_err(|e| unusable(&format!("not an encrypted PKCS#8 key: {e}")))?;
         let decrypted = encrypted.decrypt(password.expose()).map_err(|e| match e {
-            pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed)
+            // pkcs5 0.7 reports a failed decryption as EncryptFailed.
+            pkcs8::Error::EncryptedPrivateKey(
+                pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
+            )
             | pkcs8::Error::Asn1(_)
             | pkcs8::Error::KeyMalformed => ConnectError::WrongKeyPassword {
                 path: display(path),
