@@ -149,7 +149,8 @@ impl Shared {
         match action(store.as_mut()?) {
             Ok(value) => Some(value),
             Err(e) => {
-                self.set_error_text(format!("message store: {e}"));
+                // StoreError's text already starts with "message store".
+                self.set_error_text(e.to_string());
                 None
             }
         }
@@ -633,7 +634,7 @@ impl Client {
         // Everything the I/O thread removed is recorded; sync what is left.
         if let Some(store) = lock(&self.shared.store).take() {
             if let Err(e) = store.close() {
-                self.shared.set_error_text(format!("message store: {e}"));
+                self.shared.set_error_text(e.to_string());
             }
         }
         // Ends the event thread once its current callback returns.

@@ -70,7 +70,16 @@ impl CertificateTls {
                 builder.with_client_auth_cert(chain, key).map_err(|e| {
                     ConnectError::KeyUnusable {
                         path: display(key_path),
-                        reason: format!("does not fit CERTFILE '{}': {e}", display(cert_path)),
+                        reason: match e {
+                            rustls::Error::InconsistentKeys(_) => format!(
+                                "it is not the private key of the certificate in CERTFILE '{}'",
+                                display(cert_path)
+                            ),
+                            other => format!(
+                                "cannot be used with CERTFILE '{}': {other}",
+                                display(cert_path)
+                            ),
+                        },
                     }
                 })?
             }
