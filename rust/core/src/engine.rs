@@ -182,6 +182,8 @@ impl Engine {
                 Stop::Closed => break,
                 Stop::Failed(error) => {
                     self.shared.set_error(&error);
+                    // Not connected from this moment, not after the wait.
+                    self.shared.set_status(ConnectionStatus::TryingToConnect);
                     if self.wait_before_retry().is_err() {
                         break;
                     }

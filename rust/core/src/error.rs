@@ -49,7 +49,7 @@ pub enum Error {
     #[error("the client is closed")]
     Closed,
 
-    #[error("{0} (options STOREDIR, STOREMAXBYTES, STOREFULL)")]
+    #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 
     #[error(transparent)]

@@ -154,7 +154,7 @@ pub enum StoreError {
     #[error("message store: {path}: {reason}")]
     Io { path: PathBuf, reason: String },
 
-    #[error("message store full: {used} of {max} bytes hold undelivered messages; the message was not stored (raise the store size or choose to drop the oldest messages)")]
+    #[error("message store full: {used} of {max} bytes hold undelivered messages; the message was not stored (raise STOREMAXBYTES, or set STOREFULL dropoldest to drop the oldest messages instead)")]
     Full { used: u64, max: u64 },
 
     #[error("message too large for the store: it takes {size} bytes on disk, the limit is {max}")]
