@@ -25,73 +25,115 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Status: not known (never returned for a live client; returned for NULL).
+/**
+ * Status: not known (never returned for a live client; returned for NULL).
+ */
 #define ETKMQTT_STATUS_UNKNOWN -1
 
-// Status: connect was called and the client's I/O thread is starting.
+/**
+ * Status: connect was called and the client's I/O thread is starting.
+ */
 #define ETKMQTT_STATUS_STARTING 2
 
-// Status: trying to connect, or waiting before the next try after a failure
-// (`etkmqtt_client_last_error` says why the last try failed).
+/**
+ * Status: trying to connect, or waiting before the next try after a failure
+ * (`etkmqtt_client_last_error` says why the last try failed).
+ */
 #define ETKMQTT_STATUS_TRYING_TO_CONNECT 3
 
-// Status: not connected and not trying: before connect and after close.
+/**
+ * Status: not connected and not trying: before connect and after close.
+ */
 #define ETKMQTT_STATUS_DISCONNECTED 4
 
-// Status: connected; the broker accepted the CONNECT.
+/**
+ * Status: connected; the broker accepted the CONNECT.
+ */
 #define ETKMQTT_STATUS_CONNECTED 5
 
-// Event code: a message arrived; take it with `etkmqtt_client_read_message`.
+/**
+ * Event code: a message arrived; take it with `etkmqtt_client_read_message`.
+ */
 #define ETKMQTT_EVENT_MESSAGE 0
 
-// Event code: the status changed; read it with `etkmqtt_client_status`.
+/**
+ * Event code: the status changed; read it with `etkmqtt_client_status`.
+ */
 #define ETKMQTT_EVENT_STATUS 1
 
-// What a call did. `ETKMQTT_OK` is 0; every other value is a reason the call
-// did nothing. The values are stable: new codes are only ever added at the
-// end. `etkmqtt_client_last_call_error` gives the text of the latest
-// rejected call on a client (which option, which topic, why).
+/**
+ * What a call did. `ETKMQTT_OK` is 0; every other value is a reason the call
+ * did nothing. The values are stable: new codes are only ever added at the
+ * end. `etkmqtt_client_last_call_error` gives the text of the latest
+ * rejected call on a client (which option, which topic, why).
+ */
 enum etkmqtt_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // The call succeeded.
+  /**
+   * The call succeeded.
+   */
   ETKMQTT_OK = 0,
-  // A pointer argument that must not be NULL was NULL.
+  /**
+   * A pointer argument that must not be NULL was NULL.
+   */
   ETKMQTT_NULL_ARGUMENT = 1,
-  // A string argument is not valid UTF-8.
+  /**
+   * A string argument is not valid UTF-8.
+   */
   ETKMQTT_INVALID_UTF8 = 2,
-  // An argument was rejected: unknown option or invalid option value,
-  // options that do not fit together (found by connect), invalid topic or
-  // topic filter, QoS other than 0, 1 or 2, invalid client id or host.
+  /**
+   * An argument was rejected: unknown option or invalid option value,
+   * options that do not fit together (found by connect), invalid topic or
+   * topic filter, QoS other than 0, 1 or 2, invalid client id or host.
+   */
   ETKMQTT_INVALID_ARGUMENT = 3,
-  // The message was not accepted: the offline queue (MAXINFLIGHT plus
-  // 1000 messages) or the message store (STOREMAXBYTES) is full.
+  /**
+   * The message was not accepted: the offline queue (MAXINFLIGHT plus
+   * 1000 messages) or the message store (STOREMAXBYTES) is full.
+   */
   ETKMQTT_QUEUE_FULL = 4,
-  // The client was closed; only `etkmqtt_client_free` is left to call.
+  /**
+   * The client was closed; only `etkmqtt_client_free` is left to call.
+   */
   ETKMQTT_CLOSED = 5,
-  // `etkmqtt_client_connect` was already called: connect, set_option and
-  // set_event_callback are refused from then on.
+  /**
+   * `etkmqtt_client_connect` was already called: connect, set_option and
+   * set_event_callback are refused from then on.
+   */
   ETKMQTT_ALREADY_CONNECTED = 6,
-  // Nothing to return: no message is waiting (`read_message`), or no
-  // error text exists (`last_error`, `last_call_error`).
+  /**
+   * Nothing to return: no message is waiting (`read_message`), or no
+   * error text exists (`last_error`, `last_call_error`).
+   */
   ETKMQTT_NO_MESSAGE = 7,
-  // The caller's buffer is too small; the size needed (with the NUL) was
-  // stored in `*needed`, and the buffer holds as much as fitted.
+  /**
+   * The caller's buffer is too small; the size needed (with the NUL) was
+   * stored in `*needed`, and the buffer holds as much as fitted.
+   */
   ETKMQTT_BUFFER_TOO_SMALL = 8,
-  // An internal error of etkmqtt (a bug: please report it). It was
-  // contained; the client may still be used and must still be freed.
+  /**
+   * An internal error of etkmqtt (a bug: please report it). It was
+   * contained; the client may still be used and must still be freed.
+   */
   ETKMQTT_PANIC = 9,
-  // The message store (STOREDIR) failed: a file could not be read or
-  // written, it is locked by another client, or the message is too large
-  // for it.
+  /**
+   * The message store (STOREDIR) failed: a file could not be read or
+   * written, it is locked by another client, or the message is too large
+   * for it.
+   */
   ETKMQTT_STORE_ERROR = 10,
-  // The system refused a resource: the client's threads could not be
-  // started.
+  /**
+   * The system refused a resource: the client's threads could not be
+   * started.
+   */
   ETKMQTT_SYSTEM_ERROR = 11,
-  // A rejection that this version of the C API does not classify; see
-  // `etkmqtt_client_last_call_error`.
+  /**
+   * A rejection that this version of the C API does not classify; see
+   * `etkmqtt_client_last_call_error`.
+   */
   ETKMQTT_OTHER_ERROR = 12,
 };
 #ifndef __cplusplus
@@ -102,108 +144,126 @@ typedef uint32_t etkmqtt_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// An MQTT 3.1.1 client (opaque). Create with `etkmqtt_client_new`, destroy
-// with `etkmqtt_client_free`.
+/**
+ * An MQTT 3.1.1 client (opaque). Create with `etkmqtt_client_new`, destroy
+ * with `etkmqtt_client_free`.
+ */
 typedef struct etkmqtt_client etkmqtt_client;
 
-// A received message (opaque). Its accessors return pointers into it that
-// stay valid until `etkmqtt_message_free`. It is independent of the client:
-// it may outlive it and be used on any thread.
+/**
+ * A received message (opaque). Its accessors return pointers into it that
+ * stay valid until `etkmqtt_message_free`. It is independent of the client:
+ * it may outlive it and be used on any thread.
+ */
 typedef struct etkmqtt_message etkmqtt_message;
 
-// Called on the client's event thread with the `user_data` given to
-// `etkmqtt_client_set_event_callback` and an event code
-// (`ETKMQTT_EVENT_MESSAGE` or `ETKMQTT_EVENT_STATUS`). Calls never overlap.
-// The callback may call any function on the client, including
-// `etkmqtt_client_close`, but not `etkmqtt_client_free`. A publish from the
-// callback does not wait for queue space: it fails with ETKMQTT_QUEUE_FULL
-// at once.
+/**
+ * Called on the client's event thread with the `user_data` given to
+ * `etkmqtt_client_set_event_callback` and an event code
+ * (`ETKMQTT_EVENT_MESSAGE` or `ETKMQTT_EVENT_STATUS`). Calls never overlap.
+ * The callback may call any function on the client, including
+ * `etkmqtt_client_close`, but not `etkmqtt_client_free`. A publish from the
+ * callback does not wait for queue space: it fails with ETKMQTT_QUEUE_FULL
+ * at once.
+ */
 typedef void (*etkmqtt_event_callback)(void *user_data, int event);
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
-// The version of this library, e.g. "0.1.0": a static NUL-terminated
-// string, never NULL and never to be freed.
+/**
+ * The version of this library, e.g. "0.1.0": a static NUL-terminated
+ * string, never NULL and never to be freed.
+ */
 const char *etkmqtt_version(void);
 
-// Creates a client with MQTT client id `id` for the broker `host` (a host
-// name or IP address; the port is the PORT option, 1883 by default).
-// Nothing happens on the network until `etkmqtt_client_connect`.
-//
-// On success `*out` holds the new client; on failure `*out` is set to NULL
-// (when `out` is not NULL). Fails with ETKMQTT_NULL_ARGUMENT,
-// ETKMQTT_INVALID_UTF8, or ETKMQTT_INVALID_ARGUMENT (client id longer than
-// 65535 bytes, host empty or not a host name or IP address).
-//
-// # Safety
-// `id` and `host` are NULL or NUL-terminated strings; `out` is NULL or
-// writable.
+/**
+ * Creates a client with MQTT client id `id` for the broker `host` (a host
+ * name or IP address; the port is the PORT option, 1883 by default).
+ * Nothing happens on the network until `etkmqtt_client_connect`.
+ *
+ * On success `*out` holds the new client; on failure `*out` is set to NULL
+ * (when `out` is not NULL). Fails with ETKMQTT_NULL_ARGUMENT,
+ * ETKMQTT_INVALID_UTF8, or ETKMQTT_INVALID_ARGUMENT (client id longer than
+ * 65535 bytes, host empty or not a host name or IP address).
+ *
+ * # Safety
+ * `id` and `host` are NULL or NUL-terminated strings; `out` is NULL or
+ * writable.
+ */
 etkmqtt_result etkmqtt_client_new(const char *id, const char *host, struct etkmqtt_client **out);
 
-// Sets an option by name (case-insensitive), with the names and values of
-// the Java API's `setOption` (PORT, KEEPALIVE, CAFILE, USERNAME,
-// PASSWORD, STOREDIR, ... see docs/options.md). Only before connect.
-//
-// Fails with ETKMQTT_INVALID_ARGUMENT for an unknown name or invalid value
-// (`etkmqtt_client_last_call_error` names it and the accepted values),
-// ETKMQTT_ALREADY_CONNECTED after connect, ETKMQTT_CLOSED after close.
-//
-// # Safety
-// `client` is NULL or a live client; `name` and `value` are NULL or
-// NUL-terminated strings.
+/**
+ * Sets an option by name (case-insensitive), with the names and values of
+ * the Java API's `setOption` (PORT, KEEPALIVE, CAFILE, USERNAME,
+ * PASSWORD, STOREDIR, ... see docs/options.md). Only before connect.
+ *
+ * Fails with ETKMQTT_INVALID_ARGUMENT for an unknown name or invalid value
+ * (`etkmqtt_client_last_call_error` names it and the accepted values),
+ * ETKMQTT_ALREADY_CONNECTED after connect, ETKMQTT_CLOSED after close.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `name` and `value` are NULL or
+ * NUL-terminated strings.
+ */
 etkmqtt_result etkmqtt_client_set_option(struct etkmqtt_client *client,
                                          const char *name,
                                          const char *value);
 
-// Sets the function called on each event, with `user_data` (may be NULL);
-// a NULL `callback` removes it. Only before connect: fails with
-// ETKMQTT_ALREADY_CONNECTED after connect and ETKMQTT_CLOSED after close.
-//
-// The callback runs on the client's event thread, one call at a time (see
-// `etkmqtt_event_callback`). It is called until close or free returns;
-// `user_data` must stay valid, and usable from that thread, until then.
-// Once close or free has returned on a thread other than the event thread,
-// the callback is not running and never runs again.
-//
-// # Safety
-// `client` is NULL or a live client; `callback` is NULL or a function that
-// may be called with `user_data` from another thread until close or free
-// returns.
+/**
+ * Sets the function called on each event, with `user_data` (may be NULL);
+ * a NULL `callback` removes it. Only before connect: fails with
+ * ETKMQTT_ALREADY_CONNECTED after connect and ETKMQTT_CLOSED after close.
+ *
+ * The callback runs on the client's event thread, one call at a time (see
+ * `etkmqtt_event_callback`). It is called until close or free returns;
+ * `user_data` must stay valid, and usable from that thread, until then.
+ * Once close or free has returned on a thread other than the event thread,
+ * the callback is not running and never runs again.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `callback` is NULL or a function that
+ * may be called with `user_data` from another thread until close or free
+ * returns.
+ */
 etkmqtt_result etkmqtt_client_set_event_callback(struct etkmqtt_client *client,
                                                  etkmqtt_event_callback callback,
                                                  void *user_data);
 
-// Starts connecting in the background and returns at once; the status
-// becomes ETKMQTT_STATUS_CONNECTED when the broker accepts. A failed try is
-// retried with backoff (RECONNECTMIN, RECONNECTMAX) and its cause is in
-// `etkmqtt_client_last_error`. Subscriptions are restored on every
-// reconnect.
-//
-// Fails with ETKMQTT_INVALID_ARGUMENT when the options do not fit together,
-// ETKMQTT_ALREADY_CONNECTED when called twice, ETKMQTT_CLOSED after close,
-// ETKMQTT_STORE_ERROR when the message store cannot be opened,
-// ETKMQTT_SYSTEM_ERROR when the threads cannot be started.
-//
-// # Safety
-// `client` is NULL or a live client.
+/**
+ * Starts connecting in the background and returns at once; the status
+ * becomes ETKMQTT_STATUS_CONNECTED when the broker accepts. A failed try is
+ * retried with backoff (RECONNECTMIN, RECONNECTMAX) and its cause is in
+ * `etkmqtt_client_last_error`. Subscriptions are restored on every
+ * reconnect.
+ *
+ * Fails with ETKMQTT_INVALID_ARGUMENT when the options do not fit together,
+ * ETKMQTT_ALREADY_CONNECTED when called twice, ETKMQTT_CLOSED after close,
+ * ETKMQTT_STORE_ERROR when the message store cannot be opened,
+ * ETKMQTT_SYSTEM_ERROR when the threads cannot be started.
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
 etkmqtt_result etkmqtt_client_connect(struct etkmqtt_client *client);
 
-// Publishes `len` bytes from `payload` (NULL is fine when `len` is 0) to
-// `topic` with QoS 0, 1 or 2. The payload is copied; while not connected
-// the message waits in the offline queue (or the message store with
-// STOREDIR). When the queue is full and the client is connected, waits up
-// to CONNECTTIMEOUT for the broker's acknowledgements (never on the event
-// thread).
-//
-// Fails with ETKMQTT_INVALID_ARGUMENT (empty topic or one with wildcards,
-// QoS not 0, 1 or 2), ETKMQTT_QUEUE_FULL, ETKMQTT_CLOSED,
-// ETKMQTT_STORE_ERROR.
-//
-// # Safety
-// `client` is NULL or a live client; `topic` is NULL or a NUL-terminated
-// string; `payload` is NULL or readable for `len` bytes.
+/**
+ * Publishes `len` bytes from `payload` (NULL is fine when `len` is 0) to
+ * `topic` with QoS 0, 1 or 2. The payload is copied; while not connected
+ * the message waits in the offline queue (or the message store with
+ * STOREDIR). When the queue is full and the client is connected, waits up
+ * to CONNECTTIMEOUT for the broker's acknowledgements (never on the event
+ * thread).
+ *
+ * Fails with ETKMQTT_INVALID_ARGUMENT (empty topic or one with wildcards,
+ * QoS not 0, 1 or 2), ETKMQTT_QUEUE_FULL, ETKMQTT_CLOSED,
+ * ETKMQTT_STORE_ERROR.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `topic` is NULL or a NUL-terminated
+ * string; `payload` is NULL or readable for `len` bytes.
+ */
 etkmqtt_result etkmqtt_client_publish(struct etkmqtt_client *client,
                                       const char *topic,
                                       const uint8_t *payload,
@@ -211,159 +271,191 @@ etkmqtt_result etkmqtt_client_publish(struct etkmqtt_client *client,
                                       int qos,
                                       bool retain);
 
-// Subscribes to `filter` (wildcards + and # allowed) with QoS 0, 1 or 2:
-// now if connected, and again on every reconnect. Subscribing to a filter
-// again changes its QoS.
-//
-// Fails with ETKMQTT_INVALID_ARGUMENT (invalid filter, QoS not 0, 1 or 2)
-// or ETKMQTT_CLOSED.
-//
-// # Safety
-// `client` is NULL or a live client; `filter` is NULL or a NUL-terminated
-// string.
+/**
+ * Subscribes to `filter` (wildcards + and # allowed) with QoS 0, 1 or 2:
+ * now if connected, and again on every reconnect. Subscribing to a filter
+ * again changes its QoS.
+ *
+ * Fails with ETKMQTT_INVALID_ARGUMENT (invalid filter, QoS not 0, 1 or 2)
+ * or ETKMQTT_CLOSED.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `filter` is NULL or a NUL-terminated
+ * string.
+ */
 etkmqtt_result etkmqtt_client_subscribe(struct etkmqtt_client *client, const char *filter, int qos);
 
-// Unsubscribes from `filter` (now if connected); it is no longer restored
-// on reconnect. Fails with ETKMQTT_INVALID_ARGUMENT or ETKMQTT_CLOSED.
-//
-// # Safety
-// `client` is NULL or a live client; `filter` is NULL or a NUL-terminated
-// string.
+/**
+ * Unsubscribes from `filter` (now if connected); it is no longer restored
+ * on reconnect. Fails with ETKMQTT_INVALID_ARGUMENT or ETKMQTT_CLOSED.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `filter` is NULL or a NUL-terminated
+ * string.
+ */
 etkmqtt_result etkmqtt_client_unsubscribe(struct etkmqtt_client *client, const char *filter);
 
-// Takes the oldest received message: `*out` holds it (free it with
-// `etkmqtt_message_free`) and the result is ETKMQTT_OK; with none waiting,
-// `*out` is NULL and the result is ETKMQTT_NO_MESSAGE. Messages stay
-// readable after close.
-//
-// # Safety
-// `client` is NULL or a live client; `out` is NULL or writable.
+/**
+ * Takes the oldest received message: `*out` holds it (free it with
+ * `etkmqtt_message_free`) and the result is ETKMQTT_OK; with none waiting,
+ * `*out` is NULL and the result is ETKMQTT_NO_MESSAGE. Messages stay
+ * readable after close.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out` is NULL or writable.
+ */
 etkmqtt_result etkmqtt_client_read_message(struct etkmqtt_client *client,
                                            struct etkmqtt_message **out);
 
-// The connection status: one of the ETKMQTT_STATUS_* codes (the numbers of
-// the Java API's `getStatus()`); ETKMQTT_STATUS_UNKNOWN (-1) if `client`
-// is NULL.
-//
-// # Safety
-// `client` is NULL or a live client.
+/**
+ * The connection status: one of the ETKMQTT_STATUS_* codes (the numbers of
+ * the Java API's `getStatus()`); ETKMQTT_STATUS_UNKNOWN (-1) if `client`
+ * is NULL.
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
 int etkmqtt_client_status(const struct etkmqtt_client *client);
 
-// Messages accepted by publish and not yet done with (QoS 0 written, QoS 1
-// acknowledged, QoS 2 completed); 0 if `client` is NULL.
-//
-// # Safety
-// `client` is NULL or a live client.
+/**
+ * Messages accepted by publish and not yet done with (QoS 0 written, QoS 1
+ * acknowledged, QoS 2 completed); 0 if `client` is NULL.
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
 size_t etkmqtt_client_queued_count(const struct etkmqtt_client *client);
 
-// Messages dropped to make room in the message store (only with STOREFULL
-// dropoldest); 0 otherwise and if `client` is NULL.
-//
-// # Safety
-// `client` is NULL or a live client.
+/**
+ * Messages dropped to make room in the message store (only with STOREFULL
+ * dropoldest); 0 otherwise and if `client` is NULL.
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
 uint64_t etkmqtt_client_dropped_count(const struct etkmqtt_client *client);
 
-// The cause of the latest connection failure (the Java API's
-// `getLastError()`), e.g. "connection refused by 127.0.0.1:1883: no broker
-// is listening on that port", copied NUL-terminated into `buf`.
-//
-// - ETKMQTT_OK: the text is in `buf`.
-// - ETKMQTT_NO_MESSAGE: nothing has failed yet; `buf` holds "" (when
-//   `buf_len` > 0).
-// - ETKMQTT_BUFFER_TOO_SMALL: `buf` holds the start of the text,
-//   NUL-terminated (when `buf_len` > 0); call again with `*needed` bytes.
-//   `buf` NULL with `buf_len` 0 asks for the size only.
-// - ETKMQTT_NULL_ARGUMENT: `client` is NULL, or `buf` is NULL with
-//   `buf_len` > 0.
-//
-// `*needed` (when `needed` is not NULL) is set to the size of the text with
-// its NUL: 1 when there is none. This call does not change
-// `etkmqtt_client_last_call_error`.
-//
-// # Safety
-// `client` is NULL or a live client; `buf` is NULL or writable for
-// `buf_len` bytes; `needed` is NULL or writable.
+/**
+ * The cause of the latest connection failure (the Java API's
+ * `getLastError()`), e.g. "connection refused by 127.0.0.1:1883: no broker
+ * is listening on that port", copied NUL-terminated into `buf`.
+ *
+ * - ETKMQTT_OK: the text is in `buf`.
+ * - ETKMQTT_NO_MESSAGE: nothing has failed yet; `buf` holds "" (when
+ *   `buf_len` > 0).
+ * - ETKMQTT_BUFFER_TOO_SMALL: `buf` holds the start of the text,
+ *   NUL-terminated (when `buf_len` > 0); call again with `*needed` bytes.
+ *   `buf` NULL with `buf_len` 0 asks for the size only.
+ * - ETKMQTT_NULL_ARGUMENT: `client` is NULL, or `buf` is NULL with
+ *   `buf_len` > 0.
+ *
+ * `*needed` (when `needed` is not NULL) is set to the size of the text with
+ * its NUL: 1 when there is none. This call does not change
+ * `etkmqtt_client_last_call_error`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `buf` is NULL or writable for
+ * `buf_len` bytes; `needed` is NULL or writable.
+ */
 etkmqtt_result etkmqtt_client_last_error(const struct etkmqtt_client *client,
                                          char *buf,
                                          size_t buf_len,
                                          size_t *needed);
 
-// The text of the latest call on this client that returned an error
-// other than ETKMQTT_NO_MESSAGE, e.g. "unknown option 'PROT'; accepted
-// options: PORT, ...". Kept until the next rejected call: successful calls
-// do not clear it. With several threads calling, it is whichever failed
-// last. Buffer, `needed` and results as for `etkmqtt_client_last_error`;
-// ETKMQTT_NO_MESSAGE when no call has failed. Calls that fail with a NULL
-// `client` cannot record anything.
-//
-// # Safety
-// `client` is NULL or a live client; `buf` is NULL or writable for
-// `buf_len` bytes; `needed` is NULL or writable.
+/**
+ * The text of the latest call on this client that returned an error
+ * other than ETKMQTT_NO_MESSAGE, e.g. "unknown option 'PROT'; accepted
+ * options: PORT, ...". Kept until the next rejected call: successful calls
+ * do not clear it. With several threads calling, it is whichever failed
+ * last. Buffer, `needed` and results as for `etkmqtt_client_last_error`;
+ * ETKMQTT_NO_MESSAGE when no call has failed. Calls that fail with a NULL
+ * `client` cannot record anything.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `buf` is NULL or writable for
+ * `buf_len` bytes; `needed` is NULL or writable.
+ */
 etkmqtt_result etkmqtt_client_last_call_error(const struct etkmqtt_client *client,
                                               char *buf,
                                               size_t buf_len,
                                               size_t *needed);
 
-// Sends DISCONNECT, stops the client's threads and wipes secrets. Calls
-// after it fail with ETKMQTT_CLOSED, except the read-only ones and
-// read_message. Idempotent; NULL is fine. May be called from the event
-// callback; on any other thread it returns only once no callback is running
-// (and none will run again).
-//
-// # Safety
-// `client` is NULL or a live client.
+/**
+ * Sends DISCONNECT, stops the client's threads and wipes secrets. Calls
+ * after it fail with ETKMQTT_CLOSED, except the read-only ones and
+ * read_message. Idempotent; NULL is fine. May be called from the event
+ * callback; on any other thread it returns only once no callback is running
+ * (and none will run again).
+ *
+ * # Safety
+ * `client` is NULL or a live client.
+ */
 void etkmqtt_client_close(struct etkmqtt_client *client);
 
-// Closes the client (see `etkmqtt_client_close`) and frees it, with any
-// messages not read. NULL is fine.
-//
-// # Safety
-// `client` is NULL or a client from `etkmqtt_client_new` not freed yet; no
-// other call on it may be running or start (on any thread), and this is
-// not called from its event callback. Messages already read stay valid.
+/**
+ * Closes the client (see `etkmqtt_client_close`) and frees it, with any
+ * messages not read. NULL is fine.
+ *
+ * # Safety
+ * `client` is NULL or a client from `etkmqtt_client_new` not freed yet; no
+ * other call on it may be running or start (on any thread), and this is
+ * not called from its event callback. Messages already read stay valid.
+ */
 void etkmqtt_client_free(struct etkmqtt_client *client);
 
-// The topic, NUL-terminated UTF-8; NULL if `message` is NULL.
-//
-// # Safety
-// `message` is NULL or a live message from `etkmqtt_client_read_message`.
+/**
+ * The topic, NUL-terminated UTF-8; NULL if `message` is NULL.
+ *
+ * # Safety
+ * `message` is NULL or a live message from `etkmqtt_client_read_message`.
+ */
 const char *etkmqtt_message_topic(const struct etkmqtt_message *message);
 
-// The payload: its length is stored in `*len`. Binary; not NUL-terminated.
-// Never NULL for a live message, even when the payload is empty (`*len` 0).
-// Returns NULL (and stores 0 when `len` is not NULL) if `message` or `len`
-// is NULL.
-//
-// # Safety
-// `message` is NULL or a live message from `etkmqtt_client_read_message`;
-// `len` is NULL or writable.
+/**
+ * The payload: its length is stored in `*len`. Binary; not NUL-terminated.
+ * Never NULL for a live message, even when the payload is empty (`*len` 0).
+ * Returns NULL (and stores 0 when `len` is not NULL) if `message` or `len`
+ * is NULL.
+ *
+ * # Safety
+ * `message` is NULL or a live message from `etkmqtt_client_read_message`;
+ * `len` is NULL or writable.
+ */
 const uint8_t *etkmqtt_message_payload(const struct etkmqtt_message *message, size_t *len);
 
-// The QoS the message was delivered with (0, 1 or 2); -1 if `message` is
-// NULL.
-//
-// # Safety
-// `message` is NULL or a live message from `etkmqtt_client_read_message`.
+/**
+ * The QoS the message was delivered with (0, 1 or 2); -1 if `message` is
+ * NULL.
+ *
+ * # Safety
+ * `message` is NULL or a live message from `etkmqtt_client_read_message`.
+ */
 int etkmqtt_message_qos(const struct etkmqtt_message *message);
 
-// Whether the broker sent the message as a retained one (it was stored
-// before this client subscribed); false if `message` is NULL.
-//
-// # Safety
-// `message` is NULL or a live message from `etkmqtt_client_read_message`.
+/**
+ * Whether the broker sent the message as a retained one (it was stored
+ * before this client subscribed); false if `message` is NULL.
+ *
+ * # Safety
+ * `message` is NULL or a live message from `etkmqtt_client_read_message`.
+ */
 bool etkmqtt_message_retained(const struct etkmqtt_message *message);
 
-// Frees a message. NULL is fine.
-//
-// # Safety
-// `message` is NULL or a message from `etkmqtt_client_read_message` not
-// freed yet; the pointers its accessors returned die with it.
+/**
+ * Frees a message. NULL is fine.
+ *
+ * # Safety
+ * `message` is NULL or a message from `etkmqtt_client_read_message` not
+ * freed yet; the pointers its accessors returned die with it.
+ */
 void etkmqtt_message_free(struct etkmqtt_message *message);
 
-// A static NUL-terminated sentence describing `result` (a value returned by
-// another call), or "unknown result code" for a value that is no code.
-// Never NULL; never to be freed. For the specific cause of a rejected call
-// use `etkmqtt_client_last_call_error`.
+/**
+ * A static NUL-terminated sentence describing `result` (a value returned by
+ * another call), or "unknown result code" for a value that is no code.
+ * Never NULL; never to be freed. For the specific cause of a rejected call
+ * use `etkmqtt_client_last_call_error`.
+ */
 const char *etkmqtt_result_describe(uint32_t result);
 
 #ifdef __cplusplus

@@ -164,3 +164,76 @@ impl EventSink for SlotSink {
         self.0.deliver(event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[derive(Default)]
+    struct Seen {
+        started: AtomicBool,
+        finished: AtomicBool,
+        last_event: AtomicI32,
+    }
+
+    /// Records the event, taking long enough for `shut` to have to wait.
+    unsafe extern "C" fn slow(user_data: *mut c_void, event: c_int) {
+        // SAFETY: the tests pass a pointer to a `Seen` that outlives the slot.
+        let seen = unsafe { &*(user_data as *const Seen) };
+        seen.started.store(true, Ordering::SeqCst);
+        thread::sleep(Duration::from_millis(100));
+        seen.last_event.store(event, Ordering::SeqCst);
+        seen.finished.store(true, Ordering::SeqCst);
+    }
+
+    fn user_data(seen: &Seen) -> *mut c_void {
+        seen as *const Seen as *mut c_void
+    }
+
+    #[test]
+    fn shut_waits_for_a_running_callback_and_stops_later_ones() {
+        let seen = Arc::new(Seen::default());
+        let slot = Arc::new(EventSlot::new());
+        assert!(slot.set(Some(slow), user_data(&seen)).is_ok());
+        let delivering = {
+            let slot = slot.clone();
+            thread::spawn(move || slot.deliver(Event::MessageArrived))
+        };
+        while !seen.started.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+        slot.shut();
+        assert!(seen.finished.load(Ordering::SeqCst));
+        assert_eq!(
+            seen.last_event.load(Ordering::SeqCst),
+            ETKMQTT_EVENT_MESSAGE
+        );
+        let _ = delivering.join();
+
+        seen.finished.store(false, Ordering::SeqCst);
+        slot.deliver(Event::MessageArrived);
+        assert!(!seen.finished.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn callback_is_fixed_once_connected_and_refused_once_closed() {
+        let seen = Seen::default();
+        let slot = EventSlot::new();
+        assert!(slot.connect(|| Err::<(), _>("options rejected")).is_err());
+        assert!(slot.set(Some(slow), user_data(&seen)).is_ok());
+        assert!(slot.connect(|| Ok::<(), ()>(())).is_ok());
+        assert_eq!(
+            slot.set(None, std::ptr::null_mut()),
+            Err(ETKMQTT_ALREADY_CONNECTED)
+        );
+        slot.deliver(Event::StatusChanged(
+            etkmqtt_core::ConnectionStatus::Connected,
+        ));
+        assert_eq!(seen.last_event.load(Ordering::SeqCst), ETKMQTT_EVENT_STATUS);
+        slot.shut();
+        assert_eq!(slot.set(None, std::ptr::null_mut()), Err(ETKMQTT_CLOSED));
+    }
+}
