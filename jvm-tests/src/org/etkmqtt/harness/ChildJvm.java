@@ -1,0 +1,134 @@
+package org.etkmqtt.harness;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A second JVM running {@link ChildClientMain} with the same jar and
+ * {@code -Xcheck:jni}; its stdout is collected line by line and its stderr
+ * (where the library logs) into a file.
+ */
+public final class ChildJvm implements AutoCloseable {
+    private final Process process;
+    private final File stderrFile;
+    private final List<String> stdout = new ArrayList<>();
+    private boolean ended;
+
+    private ChildJvm(List<String> command) throws IOException {
+        stderrFile = File.createTempFile("etkmqtt-child-", ".stderr");
+        ProcessBuilder builder = new ProcessBuilder(command).redirectError(stderrFile);
+        process = ProcessGuard.start(builder);
+        process.getOutputStream().close();
+        Thread reader = new Thread(this::readStdout, "child-jvm-stdout");
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /** Starts {@code ChildClientMain host clientId mode options...}. */
+    public static ChildJvm start(String host, String clientId, String mode, String... options) {
+        List<String> command = new ArrayList<>();
+        command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
+        command.add("-Xcheck:jni");
+        command.add("-Djava.library.path=" + System.getProperty("java.library.path"));
+        command.add("-cp");
+        command.add(childClasspath());
+        command.add(ChildClientMain.class.getName());
+        command.add(host);
+        command.add(clientId);
+        command.add(mode);
+        command.addAll(Arrays.asList(options));
+        try {
+            return new ChildJvm(command);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start a child JVM: " + e, e);
+        }
+    }
+
+    /** The jar and the test classes; set by build.gradle, else this JVM's class path. */
+    private static String childClasspath() {
+        String fromBuild = System.getProperty("etkmqtt.childClasspath");
+        return fromBuild != null ? fromBuild : System.getProperty("java.class.path");
+    }
+
+    /** Waits for a stdout line that starts with {@code prefix}; true if it came in time. */
+    public synchronized boolean awaitLine(String prefix, long timeoutMs) {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+        while (true) {
+            for (String line : stdout) {
+                if (line.startsWith(prefix)) {
+                    return true;
+                }
+            }
+            long left = (deadline - System.nanoTime()) / 1_000_000L;
+            if (ended || left <= 0) {
+                return false;
+            }
+            try {
+                wait(left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+    }
+
+    /** Waits for the child to exit; returns its exit code, or -1 if it is still running. */
+    public int waitFor(long timeoutMs) {
+        try {
+            if (process.waitFor(timeoutMs, TimeUnit.MILLISECONDS)) {
+                ProcessGuard.forget(process);
+                return process.exitValue();
+            }
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
+    /** SIGKILL: the client's sockets are closed by the kernel, no DISCONNECT is sent. */
+    public void kill() {
+        ProcessGuard.kill(process);
+    }
+
+    public synchronized String stdout() {
+        return String.join("\n", stdout);
+    }
+
+    public String stderr() {
+        return Processes.read(stderrFile);
+    }
+
+    @Override
+    public void close() {
+        ProcessGuard.kill(process);
+        stderrFile.delete();
+    }
+
+    private void readStdout() {
+        try (BufferedReader in = new BufferedReader(
+                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                synchronized (this) {
+                    stdout.add(line);
+                    notifyAll();
+                }
+            }
+        } catch (IOException e) {
+            // the process was killed
+        } finally {
+            synchronized (this) {
+                ended = true;
+                notifyAll();
+            }
+        }
+    }
+}
