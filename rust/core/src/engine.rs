@@ -1000,3 +1000,68 @@ fn closed_hint(options: &Options) -> &'static str {
         " (is this port a TLS listener? then set CAFILE, or PSK and PSK-IDENTITY)"
     }
 }
+
+// CONNACK codes 1, 3 and 4 cannot be produced by Mosquitto 2.0.11 for this
+// client (it accepts our MQTT 3.1.1 CONNECT, answers a wrong password with 5,
+// and has no setting that answers 3), so the mapping and the wording are
+// pinned here; ErrorReportingTest covers codes 2 and 5 against a real broker.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusing_connack_code_maps_to_its_refusal_with_a_key_phrase() {
+        let cases = [
+            (
+                ConnectReturnCode::RefusedProtocolVersion,
+                ConnAckRefusal::ProtocolVersion,
+                "protocol version",
+            ),
+            (
+                ConnectReturnCode::BadClientId,
+                ConnAckRefusal::IdentifierRejected,
+                "identifier rejected",
+            ),
+            (
+                ConnectReturnCode::ServiceUnavailable,
+                ConnAckRefusal::ServerUnavailable,
+                "unavailable",
+            ),
+            (
+                ConnectReturnCode::BadUserNamePassword,
+                ConnAckRefusal::BadUsernameOrPassword,
+                "username or password",
+            ),
+            (
+                ConnectReturnCode::NotAuthorized,
+                ConnAckRefusal::NotAuthorized,
+                "not authorized",
+            ),
+        ];
+        for (code, expected, phrase) in cases {
+            let mapped = refusal(code);
+            assert_eq!(mapped, expected, "CONNACK {code:?}");
+            let text = ConnectError::ConnAckRefused(mapped).to_string();
+            assert!(
+                text.to_lowercase().contains(phrase),
+                "'{phrase}' in the error for CONNACK {code:?}: {text}"
+            );
+            assert!(text.starts_with("broker refused the connection"), "{text}");
+        }
+    }
+
+    #[test]
+    fn each_refusal_names_its_connack_code_number() {
+        let numbered = [
+            (ConnectReturnCode::RefusedProtocolVersion, "code 1"),
+            (ConnectReturnCode::BadClientId, "code 2"),
+            (ConnectReturnCode::ServiceUnavailable, "code 3"),
+            (ConnectReturnCode::BadUserNamePassword, "code 4"),
+            (ConnectReturnCode::NotAuthorized, "code 5"),
+        ];
+        for (code, number) in numbered {
+            let text = ConnectError::ConnAckRefused(refusal(code)).to_string();
+            assert!(text.contains(number), "'{number}' in: {text}");
+        }
+    }
+}

@@ -6,7 +6,6 @@ import static org.junit.Assert.assertTrue;
 import java.io.File;
 
 import org.etkmqtt.harness.ClientTestSupport;
-import org.etkmqtt.harness.FakeBroker;
 import org.etkmqtt.harness.Mosquitto;
 import org.etkmqtt.harness.Ports;
 import org.etkmqtt.harness.TestClient;
@@ -42,9 +41,10 @@ public class ErrorReportingTest extends ClientTestSupport {
 
     @Test
     public void silent_server_times_out_after_connecttimeout() throws Exception {
-        FakeBroker silent = closeLater(FakeBroker.silent());
-        TestClient client = newClient(silent.host());
-        client.setOption("PORT", Integer.toString(silent.port()));
+        // A frozen Mosquitto (SIGSTOP): the kernel completes the TCP handshake, no CONNACK ever comes.
+        Mosquitto broker = plainBroker();
+        broker.freeze();
+        TestClient client = clientFor(broker);
         client.setOption("CONNECTTIMEOUT", "2");
         long start = System.nanoTime();
         client.connect();
@@ -52,71 +52,21 @@ public class ErrorReportingTest extends ClientTestSupport {
         assertTrue("connect() returns at once, took " + connectMs + " ms", connectMs < 1_000);
         String error = client.awaitLastError(ERROR_MS);
         long errorMs = (System.nanoTime() - start) / 1_000_000;
+        broker.resume();
         assertContains("timed out", error);
         assertTrue("CONNECTTIMEOUT 2 s is respected, reported after " + errorMs + " ms", errorMs >= 1_500);
-        assertTrue("the TCP connection was made", silent.acceptedConnections() >= 1);
+        assertTrue("the TCP connection was made (the resumed broker accepts it from its backlog):\n"
+                + broker.log(), broker.awaitLog("New connection from 127.0.0.1", 5_000));
     }
 
-    @Test
-    public void broker_refusing_credentials_says_bad_username_or_password() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(4));
-        TestClient client = newClient(broker.host());
-        client.options("PORT", Integer.toString(broker.port()), "USERNAME", "flexy", "PASSWORD", "wrong-pw-123");
-        String error = connectFailure(client, ERROR_MS);
-        assertContains("username or password", error);
-        assertNotContains("wrong-pw-123", error);
-    }
-
-    @Test
-    public void broker_refusing_authorization_says_not_authorized() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(5));
-        TestClient client = newClient(broker.host());
-        client.setOption("PORT", Integer.toString(broker.port()));
-        assertContains("not authorized", connectFailure(client, ERROR_MS));
-    }
-
-    @Test
-    public void broker_rejecting_the_id_says_identifier_rejected() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(2));
-        TestClient client = newClient(broker.host());
-        client.setOption("PORT", Integer.toString(broker.port()));
-        assertContains("identifier rejected", connectFailure(client, ERROR_MS));
-    }
-
-    @Test
-    public void broker_unavailable_says_unavailable() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(3));
-        TestClient client = newClient(broker.host());
-        client.setOption("PORT", Integer.toString(broker.port()));
-        assertContains("unavailable", connectFailure(client, ERROR_MS));
-    }
-
-    @Test
-    public void broker_refusing_the_protocol_version_says_protocol_version() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(1));
-        TestClient client = newClient(broker.host());
-        client.setOption("PORT", Integer.toString(broker.port()));
-        assertContains("protocol version", connectFailure(client, ERROR_MS));
-    }
-
-    @Test
-    public void subscription_refused_by_the_broker_is_reported_with_its_filter() throws Exception {
-        // Mosquitto 2.0 grants every SUBSCRIBE and applies its ACL on delivery, so a fake broker refuses.
-        FakeBroker broker = closeLater(FakeBroker.answering(FakeBroker.ACCEPT)
-                .refuseSubscriptions("plant/bob/temperature"));
-        TestClient client = newClient(broker.host());
-        client.setOption("PORT", Integer.toString(broker.port()));
-        client.subscribe("plant/alice/temperature", 1);
-        client.subscribe("plant/bob/temperature", 1);
-        connectAndWait(client);
-        String error = client.awaitLastError(ERROR_MS);
-        assertContains("refused", error);
-        assertContains("plant/bob/temperature", error);
-        assertTrue(broker.subscribedFilters().contains("plant/alice/temperature"));
-        assertEquals("a refused subscription does not end the connection", MqttClient.STATUS_CONNECTED,
-                client.getStatus());
-        assertEquals(1, broker.connectCount());
-    }
+    // CONNACK codes 1 (protocol version), 3 (server unavailable) and 4 (bad
+    // username or password), and a SUBACK failure, cannot be produced by
+    // Mosquitto 2.0.11 for this client: it accepts our MQTT 3.1.1 CONNECT,
+    // answers a wrong password with 5, has no setting that answers 3, and
+    // grants every SUBSCRIBE (its ACL applies on delivery). The mapping of
+    // every CONNACK code to its message is pinned by the unit tests in
+    // rust/core/src/engine.rs (mod tests); codes 2 and 5 are tested below
+    // against a real broker.
 
     @Test
     public void mosquitto_refusing_anonymous_client_says_not_authorized() throws Exception {
@@ -141,6 +91,15 @@ public class ErrorReportingTest extends ClientTestSupport {
         Mosquitto broker = broker(Mosquitto.config().rejectEmptyClientId());
         TestClient client = newClient("", broker.host());
         client.setOption("PORT", Integer.toString(broker.port()));
+        assertContains("identifier rejected", connectFailure(client, ERROR_MS));
+    }
+
+    @Test
+    public void empty_client_id_with_a_persistent_session_says_identifier_rejected() throws Exception {
+        // MQTT 3.1.1 (3.1.3-8): a broker must refuse an empty id with CleanSession 0; Mosquitto answers 2.
+        Mosquitto broker = plainBroker();
+        TestClient client = newClient("", broker.host());
+        client.options("PORT", Integer.toString(broker.port()), "CLEANSESSION", "0");
         assertContains("identifier rejected", connectFailure(client, ERROR_MS));
     }
 

@@ -1,10 +1,6 @@
 package org.etkmqtt;
 
-import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
-import static org.junit.Assert.assertFalse;
-import static org.junit.Assert.assertNotNull;
-import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assume.assumeTrue;
 
@@ -12,21 +8,23 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
+import org.etkmqtt.harness.ChildJvm;
 import org.etkmqtt.harness.ClientTestSupport;
-import org.etkmqtt.harness.FakeBroker;
-import org.etkmqtt.harness.FakeBroker.ConnectPacket;
 import org.etkmqtt.harness.Mosquitto;
+import org.etkmqtt.harness.MosquittoSub;
 import org.etkmqtt.harness.TestClient;
 import org.etkmqtt.harness.TestPki;
+import org.etkmqtt.harness.Waits;
 import org.junit.Test;
 
 /**
  * setOption: validation (name and accepted values in the message), and the
- * effect of each connection option on the CONNECT packet, read by a
- * {@link FakeBroker}.
+ * effect of each connection option on the CONNECT packet, as a real
+ * Mosquitto logs and acts on it.
  */
 public class OptionsTest extends ClientTestSupport {
 
@@ -52,16 +50,13 @@ public class OptionsTest extends ClientTestSupport {
 
     @Test
     public void option_names_are_case_insensitive() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(FakeBroker.ACCEPT));
+        Mosquitto broker = plainBroker();
         TestClient client = newClient(broker.host());
         client.setOption("port", Integer.toString(broker.port()));
         client.setOption("keepAlive", "23");
         client.setOption("CleanSession", "0");
-        client.connect();
-        ConnectPacket packet = broker.awaitConnect(CONNECT_MS);
-        assertNotNull("the broker received CONNECT: " + client.describe(), packet);
-        assertEquals(23, packet.keepAliveSeconds);
-        assertFalse(packet.cleanSession());
+        connectAndWait(client);
+        assertEquals("p2, c0, k23", connectFlags(broker, client.clientId()));
     }
 
     @Test
@@ -157,10 +152,9 @@ public class OptionsTest extends ClientTestSupport {
 
     @Test
     public void set_option_after_connect_is_rejected() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(FakeBroker.ACCEPT));
-        TestClient client = newClient(broker.host());
-        client.setOption("PORT", Integer.toString(broker.port()));
-        client.connect();
+        Mosquitto broker = plainBroker();
+        TestClient client = clientFor(broker);
+        connectAndWait(client);
         EWException e = expectEW(() -> client.setOption("KEEPALIVE", "10"));
         assertContains("connect", e.getMessage());
     }
@@ -176,108 +170,140 @@ public class OptionsTest extends ClientTestSupport {
         assertContains("CAFILE", e.getMessage());
     }
 
-    // ----- effect of options on the CONNECT packet -----
+    // ----- effect of options on the CONNECT packet, read from Mosquitto's log -----
+    //
+    // Mosquitto logs each CONNECT at notice level as "New client connected
+    // from 127.0.0.1:PORT as ID (p2, c1, k60, u'user')." (p2 = MQTT 3.1.1,
+    // c = clean session, k = keepalive, u = username, absent if none),
+    // followed by "Will message specified (N bytes) (rR, qQ)." and a line
+    // with a tab and the will topic, or by "No will message specified.".
 
-    private ConnectPacket connectTo(FakeBroker broker, String id, String... options) throws Exception {
-        TestClient client = newClient(id, broker.host());
-        client.setOption("PORT", Integer.toString(broker.port()));
+    private static Pattern connectLog(String id) {
+        return Pattern.compile("(?m)^\\d+: New client connected from 127\\.0\\.0\\.1:\\d+ as " + Pattern.quote(id)
+                + " \\(([^)]*)\\)\\.\n\\d+: (No will message specified\\.|Will message specified \\((\\d+) bytes\\)"
+                + " \\((r[01]), (q[0-2])\\)\\.\n\\d+: \t([^\n]*))$");
+    }
+
+    /** The broker's log of the CONNECT of {@code id}, waited for. */
+    private static Matcher connectLogOf(Mosquitto broker, String id) {
+        Pattern pattern = connectLog(id);
+        assertTrue("the broker logged the CONNECT of " + id + ":\n" + broker.log(),
+                Waits.until(CONNECT_MS, () -> pattern.matcher(broker.log()).find()));
+        Matcher matcher = pattern.matcher(broker.log());
+        assertTrue(matcher.find());
+        return matcher;
+    }
+
+    /** "p2, c1, k60" (and ", u'name'") as logged for the CONNECT of {@code id}. */
+    private static String connectFlags(Mosquitto broker, String id) {
+        return connectLogOf(broker, id).group(1);
+    }
+
+    private Matcher connectTo(Mosquitto broker, String... options) throws Exception {
+        TestClient client = clientFor(broker);
         client.options(options);
-        client.connect();
-        ConnectPacket packet = broker.awaitConnect(CONNECT_MS);
-        assertNotNull("the broker received CONNECT: " + client.describe(), packet);
-        return packet;
+        connectAndWait(client);
+        return connectLogOf(broker, client.clientId());
     }
 
     @Test
     public void connect_packet_has_protocol_3_1_1_and_defaults() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(FakeBroker.ACCEPT));
-        String id = clientId();
-        ConnectPacket packet = connectTo(broker, id);
-        assertEquals("MQTT", packet.protocolName);
-        assertEquals("protocol level 4 is MQTT 3.1.1", 4, packet.protocolLevel);
-        assertEquals(id, packet.clientId);
-        assertEquals("default KEEPALIVE", 60, packet.keepAliveSeconds);
-        assertTrue("default CLEANSESSION is 1", packet.cleanSession());
-        assertFalse("no will by default", packet.willFlag());
-        assertNull(packet.username);
-        assertNull(packet.password);
+        Mosquitto broker = plainBroker();
+        Matcher connect = connectTo(broker);
+        assertEquals("MQTT 3.1.1 (p2), clean session, keepalive 60, no username", "p2, c1, k60", connect.group(1));
+        assertEquals("no will by default", "No will message specified.", connect.group(2));
     }
 
     @Test
     public void keepalive_and_cleansession_are_sent() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(FakeBroker.ACCEPT));
-        ConnectPacket packet = connectTo(broker, clientId(), "KEEPALIVE", "17", "CLEANSESSION", "0",
-                "PROTOCOLVERSION", "3.1.1");
-        assertEquals(17, packet.keepAliveSeconds);
-        assertFalse(packet.cleanSession());
+        Mosquitto broker = plainBroker();
+        Matcher connect = connectTo(broker, "KEEPALIVE", "17", "CLEANSESSION", "0", "PROTOCOLVERSION", "3.1.1");
+        assertEquals("p2, c0, k17", connect.group(1));
     }
 
     @Test
     public void username_and_password_are_sent() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(FakeBroker.ACCEPT));
-        ConnectPacket packet = connectTo(broker, clientId(), "USERNAME", "flexy-ä", "PASSWORD", "pä$$");
-        assertEquals("flexy-ä", packet.username);
-        assertArrayEquals("pä$$".getBytes(StandardCharsets.UTF_8), packet.password);
+        Mosquitto broker = broker(Mosquitto.config().user("flexy-ä", "pä$$"));
+        Matcher connect = connectTo(broker, "USERNAME", "flexy-ä", "PASSWORD", "pä$$");
+        assertEquals("p2, c1, k60, u'flexy-ä'", connect.group(1));
+        // connectTo waited for STATUS_CONNECTED: the password file accepted the password sent.
+    }
+
+    @Test
+    public void a_wrong_password_is_refused_by_the_password_file() throws Exception {
+        // Proves the previous test's success depends on the password sent, not just the username.
+        Mosquitto broker = broker(Mosquitto.config().user("flexy-ä", "pä$$"));
+        TestClient client = clientFor(broker);
+        client.options("USERNAME", "flexy-ä", "PASSWORD", "pä$");
+        assertContains("not authorized", connectFailure(client, CONNECT_MS));
     }
 
     @Test
     public void will_options_are_sent() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(FakeBroker.ACCEPT));
-        ConnectPacket packet = connectTo(broker, clientId(), "WILLTOPIC", "flexy/1/state", "WILLPAYLOAD",
-                "offline", "WILLQOS", "2", "WILLRETAIN", "1");
-        assertTrue(packet.willFlag());
-        assertEquals("flexy/1/state", packet.willTopic);
-        assertArrayEquals("offline".getBytes(StandardCharsets.UTF_8), packet.willPayload);
-        assertEquals(2, packet.willQos());
-        assertTrue(packet.willRetain());
+        Mosquitto broker = plainBroker();
+        String willTopic = topic();
+        String id = clientId();
+        // The will is published only when the client dies without DISCONNECT: a child JVM killed with SIGKILL.
+        ChildJvm child = closeLater(ChildJvm.start(broker.host(), id, "hang", "PORT=" + broker.port(),
+                "WILLTOPIC=" + willTopic, "WILLPAYLOAD=offline", "WILLQOS=2", "WILLRETAIN=1"));
+        assertTrue("child client connected:\n" + child.stdout() + "\nstderr:\n" + child.stderr(),
+                child.awaitLine("CONNECTED", 30_000));
+        Matcher connect = connectLogOf(broker, id);
+        assertEquals("7", connect.group(3));
+        assertEquals("r1", connect.group(4));
+        assertEquals("q2", connect.group(5));
+        assertEquals(willTopic, connect.group(6));
+        child.kill();
+        assertTrue("broker published the will:\n" + broker.log(),
+                broker.awaitLog("Client " + id + " closed its connection.", DELIVERY_MS));
+        // Subscribed after the will was published: only a retained will can arrive, at QoS 2 only if sent with 2.
+        try (MosquittoSub sub = broker.mosquittoSub(willTopic, 2)) {
+            List<MosquittoSub.Received> got = sub.awaitMessages(1, DELIVERY_MS);
+            assertEquals(sub.output(), 1, got.size());
+            assertEquals("offline", got.get(0).text());
+            assertTrue("the will was retained", got.get(0).retained);
+            assertEquals("the will has QoS 2", 2, got.get(0).qos);
+        }
     }
 
     @Test
     public void will_defaults_to_qos_0_not_retained() throws Exception {
-        FakeBroker broker = closeLater(FakeBroker.answering(FakeBroker.ACCEPT));
-        ConnectPacket packet = connectTo(broker, clientId(), "WILLTOPIC", "flexy/2/state", "WILLPAYLOAD", "gone");
-        assertTrue(packet.willFlag());
-        assertEquals(0, packet.willQos());
-        assertFalse(packet.willRetain());
+        Mosquitto broker = plainBroker();
+        String willTopic = topic();
+        Matcher connect = connectTo(broker, "WILLTOPIC", willTopic, "WILLPAYLOAD", "gone");
+        assertEquals("4", connect.group(3));
+        assertEquals("r0", connect.group(4));
+        assertEquals("q0", connect.group(5));
+        assertEquals(willTopic, connect.group(6));
     }
 
-    // ----- default ports: observed by listening on them (skipped if taken) -----
+    // ----- default ports: a real broker on 1883 / 8883 (skipped if taken) -----
 
-    private static ServerSocket listenOn(int port) {
-        try {
-            ServerSocket socket = new ServerSocket();
+    private static boolean isFree(int port) {
+        try (ServerSocket socket = new ServerSocket()) {
             socket.setReuseAddress(true);
             socket.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), port));
-            return socket;
+            return true;
         } catch (IOException e) {
-            return null;
-        }
-    }
-
-    private void assertConnectsToPort(int port, String... options) throws Exception {
-        ServerSocket listener = listenOn(port);
-        assumeTrue("port " + port + " is free on 127.0.0.1", listener != null);
-        try {
-            listener.setSoTimeout((int) CONNECT_MS);
-            TestClient client = newClient("127.0.0.1");
-            client.options(options);
-            client.connect();
-            try (Socket accepted = listener.accept()) {
-                assertEquals(port, accepted.getLocalPort());
-            }
-        } finally {
-            listener.close();
+            return false;
         }
     }
 
     @Test
     public void default_port_is_1883() throws Exception {
-        assertConnectsToPort(1883);
+        assumeTrue("port 1883 is free on 127.0.0.1", isFree(1883));
+        broker(Mosquitto.config().port(1883));
+        TestClient client = newClient("127.0.0.1");
+        connectAndWait(client);
     }
 
     @Test
     public void default_port_is_8883_when_tls_is_configured() throws Exception {
-        assertConnectsToPort(8883, "CAFILE", TestPki.get().caCert.getPath());
+        assumeTrue("port 8883 is free on 127.0.0.1", isFree(8883));
+        broker(Mosquitto.config().port(8883).tls(TestPki.get()));
+        TestClient client = newClient("localhost");
+        client.setOption("CAFILE", TestPki.get().caCert.getPath());
+        connectAndWait(client);
     }
 
     @Test

@@ -1,14 +1,13 @@
 package org.etkmqtt;
 
 import static org.junit.Assert.assertEquals;
-import static org.junit.Assert.assertNotNull;
-import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNull;
 
 import java.io.File;
 import java.util.Arrays;
 
 import org.etkmqtt.harness.ClientTestSupport;
-import org.etkmqtt.harness.FakeBroker;
 import org.etkmqtt.harness.Mosquitto;
 import org.etkmqtt.harness.MosquittoSub;
 import org.etkmqtt.harness.TestClient;
@@ -85,43 +84,59 @@ public class TlsTest extends ClientTestSupport {
         assertClientCertificateWorks(pki.clientEcCert, pki.clientEcKeySec1WithParams, null);
     }
 
-    @Test
-    public void tlsv1_2_is_a_minimum_so_a_tls_1_3_server_negotiates_1_3() throws Exception {
-        FakeBroker server = closeLater(FakeBroker.tls(TestPki.get(), "TLSv1.2", "TLSv1.3"));
-        TestClient client = newClient("localhost");
-        client.options("PORT", Integer.toString(server.port()), "CAFILE", TestPki.get().caCert.getPath(),
-                "TLSVERSION", "tlsv1.2");
-        client.connect();
-        assertEquals("TLSv1.3", server.awaitTlsProtocol(CONNECT_MS));
-        assertConnected(client);
+    /**
+     * A Mosquitto whose OpenSSL negotiates at most TLS 1.2 (Mosquitto's own
+     * {@code tls_version} is only a minimum), checked with openssl s_client
+     * so that a passing test cannot come from a broker that also speaks 1.3.
+     */
+    private Mosquitto tls12OnlyBroker() {
+        Mosquitto broker = broker(Mosquitto.config().tls(TestPki.get()).maxTlsVersion("TLSv1.2"));
+        assertNull("the broker refuses TLS 1.3", broker.opensslHandshake("-tls1_3"));
+        assertEquals("the broker speaks TLS 1.2", "TLSv1.2", broker.opensslHandshake("-tls1_2"));
+        return broker;
+    }
+
+    /** A Mosquitto with {@code tls_version tlsv1.3}: it refuses TLS 1.2 (checked with openssl s_client). */
+    private Mosquitto tls13OnlyBroker() {
+        Mosquitto broker = broker(Mosquitto.config().tls(TestPki.get()).tlsVersion("tlsv1.3"));
+        assertNull("the broker refuses TLS 1.2", broker.opensslHandshake("-tls1_2"));
+        assertEquals("the broker speaks TLS 1.3", "TLSv1.3", broker.opensslHandshake("-tls1_3"));
+        return broker;
     }
 
     @Test
-    public void tlsv1_2_connects_to_a_tls_1_2_only_server() throws Exception {
-        FakeBroker server = closeLater(FakeBroker.tls(TestPki.get(), "TLSv1.2"));
-        TestClient client = newClient("localhost");
-        client.options("PORT", Integer.toString(server.port()), "CAFILE", TestPki.get().caCert.getPath(),
-                "TLSVERSION", "tlsv1.2");
-        client.connect();
-        assertEquals("TLSv1.2", server.awaitTlsProtocol(CONNECT_MS));
-        assertConnected(client);
+    public void tlsv1_2_is_a_minimum_so_a_tls_1_3_only_broker_accepts_it() throws Exception {
+        // The broker speaks nothing but TLS 1.3, so connecting proves TLSVERSION tlsv1.2 allowed 1.3.
+        Mosquitto broker = tls13OnlyBroker();
+        TestClient client = clientFor(broker);
+        client.setOption("TLSVERSION", "tlsv1.2");
+        connectAndWait(client);
+        assertRoundTrip(broker, client);
     }
 
     @Test
-    public void tlsv1_3_refuses_a_tls_1_2_only_server() throws Exception {
-        FakeBroker server = closeLater(FakeBroker.tls(TestPki.get(), "TLSv1.2"));
-        TestClient client = newClient("localhost");
-        client.options("PORT", Integer.toString(server.port()), "CAFILE", TestPki.get().caCert.getPath(),
-                "TLSVERSION", "tlsv1.3");
+    public void tlsv1_2_connects_to_a_tls_1_2_only_broker() throws Exception {
+        Mosquitto broker = tls12OnlyBroker();
+        TestClient client = clientFor(broker);
+        client.setOption("TLSVERSION", "tlsv1.2");
+        connectAndWait(client);
+        assertRoundTrip(broker, client);
+    }
+
+    @Test
+    public void tlsv1_3_refuses_a_tls_1_2_only_broker() throws Exception {
+        Mosquitto broker = tls12OnlyBroker();
+        TestClient client = clientFor(broker);
+        client.setOption("TLSVERSION", "tlsv1.3");
         String error = connectFailure(client, 15_000);
         assertContains("version", error);
-        assertEquals("no handshake completed", null, server.awaitTlsProtocol(500));
-        assertEquals(0, server.connectCount());
+        assertFalse("no MQTT session was made:\n" + broker.log(),
+                broker.log().contains(" as " + client.clientId() + " "));
     }
 
     @Test
     public void tlsv1_3_connects_to_mosquitto() throws Exception {
-        Mosquitto broker = broker(Mosquitto.config().tls(TestPki.get()).tlsVersion("tlsv1.3"));
+        Mosquitto broker = tls13OnlyBroker();
         TestClient client = clientFor(broker);
         client.setOption("TLSVERSION", "tlsv1.3");
         connectAndWait(client);
@@ -129,13 +144,10 @@ public class TlsTest extends ClientTestSupport {
     }
 
     @Test
-    public void default_tls_version_connects_to_a_tls_1_2_only_server() throws Exception {
-        FakeBroker server = closeLater(FakeBroker.tls(TestPki.get(), "TLSv1.2"));
-        TestClient client = newClient("localhost");
-        client.options("PORT", Integer.toString(server.port()), "CAFILE", TestPki.get().caCert.getPath());
-        client.connect();
-        assertNotNull(server.awaitTlsProtocol(CONNECT_MS));
-        assertConnected(client);
-        assertTrue(server.failures().isEmpty());
+    public void default_tls_version_connects_to_a_tls_1_2_only_broker() throws Exception {
+        Mosquitto broker = tls12OnlyBroker();
+        TestClient client = clientFor(broker);
+        connectAndWait(client);
+        assertRoundTrip(broker, client);
     }
 }

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -25,16 +26,25 @@ public final class Mosquitto implements AutoCloseable {
     /** What the broker's single listener looks like. */
     public static final class Config {
         String bindAddress = "127.0.0.1";
+        /** 0: a free port is chosen. */
+        int fixedPort;
         TestPki pki;
         File certFile;
         boolean requireCertificate;
         String tlsVersion;
+        String maxTlsVersion;
         final List<String> users = new ArrayList<>();
         String acl;
         boolean allowZeroLengthClientId = true;
         final List<String> extraLines = new ArrayList<>();
 
         /** Listens on {@code address} (default 127.0.0.1; "::1" for IPv6). */
+        /** Listens on this port instead of a free one (for default-port tests). */
+        public Config port(int port) {
+            this.fixedPort = port;
+            return this;
+        }
+
         public Config bind(String address) {
             bindAddress = address;
             return this;
@@ -62,6 +72,17 @@ public final class Mosquitto implements AutoCloseable {
         /** Minimum TLS version of the listener, for example "tlsv1.3". */
         public Config tlsVersion(String version) {
             tlsVersion = version;
+            return this;
+        }
+
+        /**
+         * Highest TLS version the broker's OpenSSL will negotiate, for example
+         * "TLSv1.2". Mosquitto 2.0.11 has no setting for it ({@code tls_version}
+         * is a minimum), so it is set with OpenSSL's own configuration
+         * ({@code MaxProtocol} in a file named by {@code OPENSSL_CONF}).
+         */
+        public Config maxTlsVersion(String version) {
+            maxTlsVersion = version;
             return this;
         }
 
@@ -97,6 +118,7 @@ public final class Mosquitto implements AutoCloseable {
     private final File confFile;
     private final int port;
     private Process process;
+    private boolean frozen;
     private int starts;
     private volatile int logOffsetAtStart;
 
@@ -105,7 +127,7 @@ public final class Mosquitto implements AutoCloseable {
         this.dir = Files.createTempDirectory("etkmqtt-mosquitto-").toFile();
         this.logFile = new File(dir, "mosquitto.log");
         this.confFile = new File(dir, "mosquitto.conf");
-        this.port = Ports.freePort(config.bindAddress);
+        this.port = config.fixedPort != 0 ? config.fixedPort : Ports.freePort(config.bindAddress);
         writeConfig();
     }
 
@@ -176,14 +198,45 @@ public final class Mosquitto implements AutoCloseable {
         return args;
     }
 
+    /**
+     * Freezes the broker with SIGSTOP: the kernel still completes TCP
+     * handshakes into the listen backlog, but the broker reads and answers
+     * nothing until {@link #resume()}.
+     */
+    public synchronized void freeze() {
+        signal("-STOP");
+        frozen = true;
+    }
+
+    /** Resumes a broker frozen by {@link #freeze()} (SIGCONT). */
+    public synchronized void resume() {
+        if (frozen) {
+            signal("-CONT");
+            frozen = false;
+        }
+    }
+
+    private void signal(String signal) {
+        if (process == null || !process.isAlive()) {
+            throw new IllegalStateException("mosquitto is not running");
+        }
+        Processes.run(null, 5_000, "kill", signal, Long.toString(process.pid())).check();
+    }
+
     /** Stops the broker (SIGTERM, then SIGKILL) and waits for it to exit. */
     public synchronized void stop() {
+        if (frozen && process != null && process.isAlive()) {
+            // A stopped process would not act on SIGTERM.
+            resume();
+        }
+        frozen = false;
         ProcessGuard.stop(process, 5_000);
         process = null;
     }
 
     /** Kills the broker with SIGKILL: connections end without a goodbye. */
     public synchronized void kill() {
+        frozen = false;
         ProcessGuard.kill(process);
         process = null;
     }
@@ -224,6 +277,27 @@ public final class Mosquitto implements AutoCloseable {
         Pattern line = Pattern.compile(
                 "(?m)^\\d+: " + Pattern.quote(clientId) + " [0-2] " + Pattern.quote(filter) + "$");
         return Waits.until(timeoutMs, () -> line.matcher(logSinceStart()).find());
+    }
+
+    /**
+     * The TLS version a handshake of {@code openssl s_client} (restricted by
+     * {@code versionFlags}, for example "-tls1_3") with this TLS broker
+     * negotiates, such as "TLSv1.2"; null if the handshake fails.
+     */
+    public String opensslHandshake(String... versionFlags) {
+        if (!isTls()) {
+            throw new IllegalStateException("not a TLS broker: " + this);
+        }
+        List<String> command = new ArrayList<>(Arrays.asList("openssl", "s_client", "-connect",
+                config.bindAddress + ":" + port, "-servername", "localhost", "-CAfile", config.pki.caCert.getPath()));
+        if (config.requireCertificate) {
+            command.addAll(Arrays.asList("-cert", config.pki.clientCert.getPath(), "-key",
+                    config.pki.clientKeyPkcs8.getPath()));
+        }
+        command.addAll(Arrays.asList(versionFlags));
+        String output = Processes.run(null, 15_000, new byte[0], command).output;
+        Matcher negotiated = Pattern.compile("(?m)^New, (TLSv[0-9.]+), Cipher is").matcher(output);
+        return negotiated.find() ? negotiated.group(1) : null;
     }
 
     /** Publishes one message with mosquitto_pub (waits until it has been sent). */
@@ -329,6 +403,15 @@ public final class Mosquitto implements AutoCloseable {
         }
         lines.addAll(config.extraLines);
         Files.write(confFile.toPath(), lines, StandardCharsets.UTF_8);
+        if (config.maxTlsVersion != null) {
+            Files.write(opensslConfFile().toPath(), Arrays.asList("openssl_conf = openssl_init",
+                    "[openssl_init]", "ssl_conf = ssl_sect", "[ssl_sect]", "system_default = system_default_sect",
+                    "[system_default_sect]", "MaxProtocol = " + config.maxTlsVersion), StandardCharsets.UTF_8);
+        }
+    }
+
+    private File opensslConfFile() {
+        return new File(dir, "openssl.cnf");
     }
 
     private synchronized void startProcess() {
@@ -337,6 +420,9 @@ public final class Mosquitto implements AutoCloseable {
         ProcessBuilder builder = new ProcessBuilder(BINARY, "-c", confFile.getPath()).directory(dir)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile));
+        if (config.maxTlsVersion != null) {
+            builder.environment().put("OPENSSL_CONF", opensslConfFile().getPath());
+        }
         try {
             process = ProcessGuard.start(builder);
         } catch (IOException e) {

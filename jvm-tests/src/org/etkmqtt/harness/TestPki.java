@@ -15,8 +15,6 @@ import java.nio.file.Files;
 public final class TestPki {
     /** Password of {@link #clientKeyPkcs8Encrypted}. */
     public static final String KEY_PASSWORD = "kp-Tr0ub4dor-pw";
-    /** Password of {@link #serverKeyStore} (PKCS#12, for Java TLS test servers). */
-    public static final String KEYSTORE_PASSWORD = "changeit";
 
     public final File dir;
     /** The CA that signed the server and client certificates. */
@@ -26,8 +24,6 @@ public final class TestPki {
     public final File serverKey;
     /** Same subject and key as {@link #serverCert}, valid only in 2020. */
     public final File expiredServerCert;
-    /** {@link #serverCert} with its key and the CA, as PKCS#12. */
-    public final File serverKeyStore;
     /** A CA that signed nothing the brokers use. */
     public final File otherCaCert;
     /** Client certificate for the RSA key below, signed by {@link #caCert}. */
@@ -83,10 +79,6 @@ public final class TestPki {
 
         expiredServerCert = file("server-expired.crt");
         signExpired("server.csr", "server-expired.crt");
-
-        serverKeyStore = file("server.p12");
-        openssl("pkcs12", "-export", "-in", "server.crt", "-inkey", "server.key", "-certfile", "ca.crt",
-                "-name", "server", "-out", "server.p12", "-passout", "pass:" + KEYSTORE_PASSWORD);
 
         clientKeyPkcs1 = file("client-pkcs1.key");
         clientKeyPkcs8 = file("client-pkcs8.key");
