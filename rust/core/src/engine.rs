@@ -291,8 +291,10 @@ impl Engine {
         target: &str,
     ) -> Result<(), Stop> {
         while !transport.handshake()? {
+            quick_ack(transport.socket_mut());
             self.wait(deadline, "in the TLS handshake with", target)?;
         }
+        quick_ack(transport.socket_mut());
         self.rx.clear();
         self.tx.clear();
         self.write_packet(&Packet::Connect(self.connect_packet()))?;
@@ -348,6 +350,7 @@ impl Engine {
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    quick_ack(transport.socket_mut());
                     self.wait(deadline, "waiting for CONNACK from", target)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
@@ -961,6 +964,22 @@ impl Engine {
         }
         Ok(due - now)
     }
+}
+
+/// Asks Linux to acknowledge at once instead of delaying ACKs up to 40 ms.
+/// While connecting this matters: after a TLS 1.3 handshake the broker sends
+/// session tickets, and a broker with Nagle's algorithm on (Mosquitto's
+/// default) then holds its CONNACK until they are acknowledged. Measured
+/// against Mosquitto 2.0.11: certificate TLS connect 43.5 ms without, about
+/// 1 ms with. The flag is not sticky, so it is set again before each wait.
+fn quick_ack(socket: &mut mio::net::TcpStream) {
+    #[cfg(target_os = "linux")]
+    {
+        // Best effort: a failure only costs the delay described above.
+        let _ = socket2::SockRef::from(&*socket).set_tcp_quickack(true);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = socket;
 }
 
 fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
