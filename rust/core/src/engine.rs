@@ -435,8 +435,7 @@ impl Engine {
                         Ok(())
                     }
                 })
-                .and_then(|()| self.fill_tx())
-                .and_then(|()| self.flush(transport))
+                .and_then(|()| self.send_pending(transport))
                 .and_then(|()| {
                     self.poll_once(Some((deadline - now).min(Duration::from_millis(50))))
                 });
@@ -452,8 +451,7 @@ impl Engine {
         if self.socket_readable && !self.reading_paused {
             self.read_available(transport)?;
         }
-        self.fill_tx()?;
-        self.flush(transport)?;
+        self.send_pending(transport)?;
         let timeout = self.keep_alive()?;
         if !self.tx.is_empty() {
             // Keep-alive may have queued a PINGREQ.
@@ -461,6 +459,27 @@ impl Engine {
         }
         self.poll_once(Some(timeout))?;
         Ok(())
+    }
+
+    /// Moves pending messages to the socket until it is full (a writable
+    /// event will follow) or nothing more may go out now. Stopping at the
+    /// high-water mark while the socket still takes data would sleep with
+    /// messages waiting: mio is edge-triggered, so no event would come.
+    fn send_pending(&mut self, transport: &mut dyn Transport) -> Result<(), Stop> {
+        loop {
+            self.fill_tx()?;
+            self.flush(transport)?;
+            let socket_full = !self.tx.is_empty() || transport.wants_write();
+            if socket_full || !self.may_send_more() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn may_send_more(&self) -> bool {
+        !self.pending.is_empty()
+            && self.state.inflight() < self.options.max_inflight
+            && self.state.collision.is_none()
     }
 
     /// Sends DISCONNECT so the broker drops the will, best effort, bounded.

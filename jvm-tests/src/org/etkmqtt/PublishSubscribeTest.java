@@ -15,6 +15,7 @@ import org.etkmqtt.harness.ClientTestSupport;
 import org.etkmqtt.harness.Mosquitto;
 import org.etkmqtt.harness.MosquittoSub;
 import org.etkmqtt.harness.TestClient;
+import org.etkmqtt.harness.TestPki;
 import org.junit.Before;
 import org.junit.Test;
 
@@ -319,5 +320,33 @@ public class PublishSubscribeTest extends ClientTestSupport {
             texts.add("m" + i);
         }
         return texts;
+    }
+
+    /**
+     * A QoS 0 stream faster than the socket drains must keep flowing. It
+     * once stalled until the next keep-alive (60 s): the I/O thread stopped
+     * at its 64 KiB high-water mark after the socket had taken everything,
+     * and an edge-triggered poll then never woke it.
+     */
+    @Test
+    public void qos0_burst_faster_than_the_socket_drains_does_not_wait_for_keepalive() throws Exception {
+        Mosquitto[] brokers = {broker(Mosquitto.config()), broker(Mosquitto.config().tls(TestPki.get()))};
+        for (Mosquitto broker : brokers) {
+            TestClient client = clientFor(broker);
+            // A stall makes publish wait for queue space and then throw.
+            client.setOption("CONNECTTIMEOUT", "5");
+            connectAndWait(client);
+            MqttMessage message = new MqttMessage("burst/qos0", new byte[1024]);
+            for (int i = 0; i < 20_000; i++) {
+                client.publish(message, 0, false);
+            }
+            long deadline = System.currentTimeMillis() + 10_000;
+            while (client.getQueuedCount() > 0 && System.currentTimeMillis() < deadline) {
+                Thread.sleep(10);
+            }
+            assertEquals("QoS 0 messages still queued 10 s after the burst (KEEPALIVE is 60 s) over "
+                    + (broker.isTls() ? "TLS" : "TCP"), 0, client.getQueuedCount());
+            client.close();
+        }
     }
 }

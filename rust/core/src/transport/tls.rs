@@ -22,6 +22,9 @@ use crate::options::{Options, TlsVersion};
 use crate::secret::Secret;
 
 /// A rustls configuration built from CAFILE, CERTFILE, KEYFILE and friends.
+/// Plaintext and records rustls may hold beyond what the socket took.
+const TLS_BUFFER_LIMIT: usize = 64 * 1024;
+
 pub(crate) struct CertificateTls {
     config: Arc<ClientConfig>,
     ca_file: String,
@@ -103,8 +106,9 @@ impl CertificateTls {
         })?;
         let mut connection = ClientConnection::new(self.config.clone(), server_name)
             .map_err(|e| ConnectError::Tls(e.to_string()))?;
-        // The engine bounds what it hands over; rustls need not bound it again.
-        connection.set_buffer_limit(None);
+        // Bounded, so that a message counts as written only once the socket
+        // has taken (nearly) all of it, not once it is encrypted in memory.
+        connection.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
         Ok(RustlsTransport {
             connection,
             socket,
@@ -124,6 +128,15 @@ pub(crate) struct RustlsTransport {
 }
 
 impl RustlsTransport {
+    /// Writes buffered records until the socket is full; a full socket is
+    /// not an error here.
+    fn flush_what_fits(&mut self) -> io::Result<()> {
+        match Transport::flush(self) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            other => other,
+        }
+    }
+
     fn explain_tls(&self, err: &rustls::Error) -> ConnectError {
         explain(err, &self.host, &self.settings)
     }
@@ -190,11 +203,14 @@ impl Transport for RustlsTransport {
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.flush_what_fits()?;
         let n = self.connection.writer().write(buf)?;
-        match self.flush() {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
-            _ => Ok(n),
+        self.flush_what_fits()?;
+        if n == 0 && !buf.is_empty() {
+            // rustls' buffer is full and so is the socket: wait for writable.
+            return Err(io::ErrorKind::WouldBlock.into());
         }
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
