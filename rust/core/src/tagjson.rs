@@ -42,6 +42,10 @@ pub enum TagValue {
     /// A number; NaN and ±infinity are written as `null`, as JSON has no
     /// spelling for them.
     Number(f64),
+    /// An integer written exactly, even beyond 2^53 where `f64` would round
+    /// (a Java `Long` counter). [`decode`] returns every number as
+    /// [`TagValue::Number`].
+    Integer(i64),
     /// `true` or `false`.
     Bool(bool),
     /// A string value.
@@ -380,6 +384,10 @@ fn encoded_size_hint(names: &[&str], values: &[TagValue]) -> usize {
 fn push_value(out: &mut String, value: &TagValue) {
     match value {
         TagValue::Number(number) => push_number(out, *number),
+        // Writing to a String cannot fail.
+        TagValue::Integer(integer) => {
+            let _ = write!(out, "{integer}");
+        }
         TagValue::Bool(true) => out.push_str("true"),
         TagValue::Bool(false) => out.push_str("false"),
         TagValue::Text(text) => push_json_string(out, text),

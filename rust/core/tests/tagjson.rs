@@ -1151,6 +1151,7 @@ proptest! {
                 TagValue::Text(text) => {
                     prop_assert_eq!(element["value"].as_str(), Some(text.as_str()));
                 }
+                TagValue::Integer(integer) => prop_assert_eq!(element["value"].as_i64(), Some(integer)),
                 TagValue::Null => prop_assert!(element["value"].is_null()),
             }
         }
@@ -1284,4 +1285,26 @@ fn parse_time_to_seconds(text: &str) -> Option<i64> {
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     let days = era * 146_097 + day_of_era - 719_468;
     Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+#[test]
+fn integers_beyond_2_pow_53_are_written_exactly() {
+    let values = [
+        TagValue::Integer(9_007_199_254_740_993),
+        TagValue::Integer(i64::MAX),
+        TagValue::Integer(i64::MIN),
+        TagValue::Integer(-12),
+    ];
+    let json = encode(&["a", "b", "c", "d"], &values, 0, 0).expect("encode");
+    for expected in [
+        "\"value\":9007199254740993,",
+        "\"value\":9223372036854775807,",
+        "\"value\":-9223372036854775808,",
+        "\"value\":-12,",
+    ] {
+        assert!(json.contains(expected), "{expected} not in {json}");
+    }
+    // decode reads every number as f64 (the Java API returns Double).
+    let decoded = decode(json.as_bytes()).expect("decode");
+    assert_eq!(decoded[3].value, TagValue::Number(-12.0));
 }

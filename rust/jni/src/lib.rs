@@ -101,11 +101,16 @@ fn client<'a>(handle: jlong) -> BridgeResult<&'a Client> {
     Ok(unsafe { &*(handle as *const Client) })
 }
 
+/// Reads a `String` parameter of a native method.
 fn string(env: &mut JNIEnv<'_>, value: &JString<'_>, what: &str) -> BridgeResult<String> {
     if value.is_null() {
         return Err(BridgeError::Engine(format!("{what} must not be null")));
     }
-    Ok(env.get_string(value)?.into())
+    // SAFETY: every caller passes a parameter declared `String` in the
+    // native method's Java signature, so the JVM guarantees its type.
+    // (The checked `get_string` looks the class up by name on every call
+    // and leaks two local references each time.)
+    Ok(unsafe { env.get_string_unchecked(value) }?.into())
 }
 
 /// Calls `callMqttEvent(int)` on the Java client from the event thread.

@@ -17,6 +17,9 @@ use crate::{boundary, client, string, BridgeError, BridgeResult};
 struct ValueClasses {
     number: GlobalRef,
     double_value: JMethodID,
+    long_value: JMethodID,
+    float: GlobalRef,
+    float_value: JMethodID,
     boolean: GlobalRef,
     boolean_value: JMethodID,
     string: GlobalRef,
@@ -35,6 +38,9 @@ fn classes(env: &mut JNIEnv<'_>) -> BridgeResult<&'static ValueClasses> {
     }
     let number = env.find_class("java/lang/Number")?;
     let double_value = env.get_method_id(&number, "doubleValue", "()D")?;
+    let long_value = env.get_method_id(&number, "longValue", "()J")?;
+    let float = env.find_class("java/lang/Float")?;
+    let float_value = env.get_method_id(&float, "floatValue", "()F")?;
     let boolean = env.find_class("java/lang/Boolean")?;
     let boolean_value = env.get_method_id(&boolean, "booleanValue", "()Z")?;
     let boolean_new = env.get_method_id(&boolean, "<init>", "(Z)V")?;
@@ -50,6 +56,9 @@ fn classes(env: &mut JNIEnv<'_>) -> BridgeResult<&'static ValueClasses> {
     let loaded = ValueClasses {
         number: env.new_global_ref(number)?,
         double_value,
+        long_value,
+        float: env.new_global_ref(float)?,
+        float_value,
         boolean: env.new_global_ref(boolean)?,
         boolean_value,
         string: env.new_global_ref(string)?,
@@ -99,7 +108,9 @@ fn java_tags(
                 },
             )));
         }
-        tag_names.push(String::from(env.get_string(&name)?));
+        // SAFETY: `names` is a String[] parameter, so its elements are Strings
+        // (the JVM checks array stores), and `name` is not null.
+        tag_names.push(String::from(unsafe { env.get_string_unchecked(&name) }?));
         env.delete_local_ref(name)?;
         let value = env.get_object_array_element(values, index)?;
         tag_values.push(java_value(env, classes, &value, index)?);
@@ -118,17 +129,7 @@ fn java_value(
         return Ok(TagValue::Null);
     }
     if env.is_instance_of(value, as_class(&classes.number))? {
-        // SAFETY: `double_value` is Number.doubleValue()D and `value` is a Number.
-        let number = unsafe {
-            env.call_method_unchecked(
-                value,
-                classes.double_value,
-                ReturnType::Primitive(Primitive::Double),
-                &[],
-            )
-        }?
-        .d()?;
-        return Ok(TagValue::Number(number));
+        return number_value(env, classes, value);
     }
     if env.is_instance_of(value, as_class(&classes.boolean))? {
         // SAFETY: `boolean_value` is Boolean.booleanValue()Z and `value` is a Boolean.
@@ -145,7 +146,10 @@ fn java_value(
     }
     if env.is_instance_of(value, as_class(&classes.string))? {
         let text = <&JString>::from(value);
-        return Ok(TagValue::Text(env.get_string(text)?.into()));
+        // SAFETY: `value` was just checked to be a String.
+        return Ok(TagValue::Text(
+            unsafe { env.get_string_unchecked(text) }?.into(),
+        ));
     }
     let class = env.get_object_class(value)?;
     let class_name: String = {
@@ -159,6 +163,60 @@ fn java_value(
     )))
 }
 
+/// A `java.lang.Number` as the tag JSON should show it: a Float in its own
+/// shortest form (`0.1f` is `0.1`, not `0.10000000149011612`), an integral
+/// value exactly, even a Long beyond 2^53, anything else as a double.
+fn number_value(
+    env: &mut JNIEnv<'_>,
+    classes: &ValueClasses,
+    value: &JObject<'_>,
+) -> BridgeResult<TagValue> {
+    if env.is_instance_of(value, as_class(&classes.float))? {
+        // SAFETY: `float_value` is Float.floatValue()F and `value` is a Float.
+        let float = unsafe {
+            env.call_method_unchecked(
+                value,
+                classes.float_value,
+                ReturnType::Primitive(Primitive::Float),
+                &[],
+            )
+        }?
+        .f()?;
+        // Display gives the shortest decimal that reads back as this f32;
+        // as an f64 that decimal prints the same way.
+        let shortest = float.to_string().parse::<f64>().unwrap_or(f64::from(float));
+        return Ok(TagValue::Number(shortest));
+    }
+    // SAFETY: `double_value` is Number.doubleValue()D and `value` is a Number.
+    let double = unsafe {
+        env.call_method_unchecked(
+            value,
+            classes.double_value,
+            ReturnType::Primitive(Primitive::Double),
+            &[],
+        )
+    }?
+    .d()?;
+    if double.is_finite() && double.fract() == 0.0 && double.abs() <= 9.3e18 {
+        // SAFETY: `long_value` is Number.longValue()J and `value` is a Number.
+        let long = unsafe {
+            env.call_method_unchecked(
+                value,
+                classes.long_value,
+                ReturnType::Primitive(Primitive::Long),
+                &[],
+            )
+        }?
+        .j()?;
+        // The same number seen both ways: the long is the exact one (a Long
+        // beyond 2^53 rounds as a double). A BigDecimal 1e300 would not agree.
+        if long as f64 == double {
+            return Ok(TagValue::Integer(long));
+        }
+    }
+    Ok(TagValue::Number(double))
+}
+
 fn java_tag_value<'local>(
     env: &mut JNIEnv<'local>,
     classes: &ValueClasses,
@@ -168,6 +226,13 @@ fn java_tag_value<'local>(
     // Boolean(Z) of the classes passed, with one argument of that type.
     Ok(match value {
         TagValue::Null => JObject::null(),
+        TagValue::Integer(integer) => unsafe {
+            env.new_object_unchecked(
+                as_class(&classes.double_class),
+                classes.double_new,
+                &[JValue::Double(*integer as f64).as_jni()],
+            )
+        }?,
         TagValue::Number(number) => unsafe {
             env.new_object_unchecked(
                 as_class(&classes.double_class),
