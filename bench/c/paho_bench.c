@@ -1,0 +1,284 @@
+/*
+ * Eclipse Paho C MQTTAsync (Debian libpaho-mqtt-dev, libpaho-mqtt3as) for
+ * bench/run. Command line in bench_common.h.
+ *
+ * Settings: MQTT 3.1.1, connectOptions.maxInflight 20, no persistence,
+ * tcp:// or ssl:// URIs; certificate TLS with trustStore = CA file,
+ * enableServerCertAuth 1 and verify 1 (host name check, as the others do);
+ * TLS-PSK through MQTTAsync_SSLOptions.ssl_psk_cb (struct_version >= 4),
+ * enableServerCertAuth 0, default ciphers.
+ *
+ * Completion: MQTTAsync_send queues the command (retried after a short
+ * sleep if the library answers MQTTASYNC_MAX_MESSAGES_INFLIGHT or
+ * MQTTASYNC_MAX_BUFFERED_MESSAGES); the run ends when the onSuccess
+ * callback of every send has run: QoS 1 on PUBACK, QoS 0 once written.
+ * For QoS 1 the program keeps at most maxInflight (20) sends outstanding
+ * and waits for an onSuccess before the next: with more queued, Paho
+ * 1.3.12 sends the queued ones at a few hundred per second (it waits on a
+ * timer between them), which measures that timer, not the protocol.
+ */
+#include "bench_common.h"
+
+#include <MQTTAsync.h>
+
+struct ctx {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    int connected;
+    int disconnected;
+    long published;
+    long target;
+    long sent;
+    int window; /* > 0: at most this many sends not yet completed */
+    const struct broker *broker;
+    struct latency_record *latency;
+};
+
+static void on_connect(void *context, MQTTAsync_successData *response) {
+    struct ctx *ctx = context;
+    (void)response;
+    pthread_mutex_lock(&ctx->mutex);
+    ctx->connected = 1;
+    pthread_cond_broadcast(&ctx->cond);
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+static void on_connect_failure(void *context, MQTTAsync_failureData *response) {
+    struct ctx *ctx = context;
+    fprintf(stderr, "paho connect failed: %d %s\n", response ? response->code : 0,
+            response && response->message ? response->message : "");
+    pthread_mutex_lock(&ctx->mutex);
+    ctx->connected = -1;
+    pthread_cond_broadcast(&ctx->cond);
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+static void on_disconnect(void *context, MQTTAsync_successData *response) {
+    struct ctx *ctx = context;
+    (void)response;
+    pthread_mutex_lock(&ctx->mutex);
+    ctx->disconnected = 1;
+    pthread_cond_broadcast(&ctx->cond);
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+static void on_sent(void *context, MQTTAsync_successData *response) {
+    struct ctx *ctx = context;
+    (void)response;
+    pthread_mutex_lock(&ctx->mutex);
+    ++ctx->published;
+    if (ctx->published == ctx->target || ctx->window > 0) pthread_cond_broadcast(&ctx->cond);
+    pthread_mutex_unlock(&ctx->mutex);
+}
+
+static void on_send_failure(void *context, MQTTAsync_failureData *response) {
+    (void)context;
+    fprintf(stderr, "paho send failed: %d\n", response ? response->code : 0);
+    exit(1);
+}
+
+static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *m) {
+    struct ctx *ctx = context;
+    (void)topic_len;
+    if (ctx->latency != NULL) latency_arrived(ctx->latency, m->payload, (size_t)m->payloadlen);
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+static unsigned int on_psk(const char *hint, char *identity, unsigned int max_identity_len, unsigned char *psk,
+                           unsigned int max_psk_len, void *u) {
+    const struct broker *b = u;
+    int len;
+    (void)hint;
+    if (strlen(b->psk_id) + 1 > max_identity_len) return 0;
+    strcpy(identity, b->psk_id);
+    len = hex_to_bytes(b->psk_key, psk, max_psk_len);
+    return len < 0 ? 0 : (unsigned int)len;
+}
+
+static MQTTAsync make_client(struct ctx *ctx, const struct broker *b, const char *id) {
+    MQTTAsync client;
+    char uri[256];
+    int rc;
+    memset(ctx, 0, sizeof *ctx);
+    pthread_mutex_init(&ctx->mutex, NULL);
+    pthread_cond_init(&ctx->cond, NULL);
+    ctx->broker = b;
+    snprintf(uri, sizeof uri, "%s://%s:%d", b->transport == TRANSPORT_TCP ? "tcp" : "ssl", b->host, b->port);
+    rc = MQTTAsync_create(&client, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
+    if (rc != MQTTASYNC_SUCCESS) die("MQTTAsync_create failed");
+    MQTTAsync_setCallbacks(client, ctx, NULL, on_message, NULL);
+    return client;
+}
+
+static void connect_and_wait(MQTTAsync client, struct ctx *ctx, const struct broker *b) {
+    MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    struct timespec deadline = deadline_in_ms(10000);
+    int rc = 0;
+    options.keepAliveInterval = 60;
+    options.cleansession = 1;
+    options.maxInflight = MAX_INFLIGHT;
+    options.MQTTVersion = MQTTVERSION_3_1_1;
+    options.onSuccess = on_connect;
+    options.onFailure = on_connect_failure;
+    options.context = ctx;
+    if (b->transport == TRANSPORT_TLS) {
+        ssl.trustStore = b->cafile;
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1;
+        options.ssl = &ssl;
+    } else if (b->transport == TRANSPORT_PSK) {
+        ssl.enableServerCertAuth = 0;
+        ssl.ssl_psk_cb = on_psk;
+        ssl.ssl_psk_context = (void *)b;
+        options.ssl = &ssl;
+    }
+    rc = MQTTAsync_connect(client, &options);
+    if (rc != MQTTASYNC_SUCCESS) {
+        fprintf(stderr, "MQTTAsync_connect: %d\n", rc);
+        exit(1);
+    }
+    rc = 0;
+    pthread_mutex_lock(&ctx->mutex);
+    while (ctx->connected == 0 && rc == 0) rc = pthread_cond_timedwait(&ctx->cond, &ctx->mutex, &deadline);
+    pthread_mutex_unlock(&ctx->mutex);
+    if (ctx->connected != 1) die("paho: not connected");
+}
+
+static void finish(MQTTAsync client, struct ctx *ctx) {
+    MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
+    struct timespec deadline = deadline_in_ms(5000);
+    int rc = 0;
+    options.onSuccess = on_disconnect;
+    options.context = ctx;
+    options.timeout = 1000;
+    if (MQTTAsync_disconnect(client, &options) == MQTTASYNC_SUCCESS) {
+        pthread_mutex_lock(&ctx->mutex);
+        while (!ctx->disconnected && rc == 0) rc = pthread_cond_timedwait(&ctx->cond, &ctx->mutex, &deadline);
+        pthread_mutex_unlock(&ctx->mutex);
+    }
+    MQTTAsync_destroy(&client);
+}
+
+/* Sends one message; waits briefly and retries while the library is full. */
+static void send_one(MQTTAsync client, struct ctx *ctx, const char *topic, void *payload, int len, int qos) {
+    MQTTAsync_responseOptions response = MQTTAsync_responseOptions_initializer;
+    int rc;
+    if (ctx->window > 0) {
+        pthread_mutex_lock(&ctx->mutex);
+        while (ctx->sent - ctx->published >= ctx->window) pthread_cond_wait(&ctx->cond, &ctx->mutex);
+        pthread_mutex_unlock(&ctx->mutex);
+    }
+    ctx->sent++;
+    response.onSuccess = on_sent;
+    response.onFailure = on_send_failure;
+    response.context = ctx;
+    while ((rc = MQTTAsync_send(client, topic, len, payload, qos, 0, &response)) ==
+               MQTTASYNC_MAX_MESSAGES_INFLIGHT ||
+           rc == MQTTASYNC_MAX_BUFFERED_MESSAGES)
+        sleep_ns(20000);
+    if (rc != MQTTASYNC_SUCCESS) {
+        fprintf(stderr, "MQTTAsync_send: %d\n", rc);
+        exit(1);
+    }
+}
+
+static int throughput(const struct broker *b, int qos, int size, int messages) {
+    struct ctx ctx;
+    MQTTAsync client;
+    unsigned char *payload = calloc(1, (size_t)size);
+    struct timespec deadline = deadline_in_ms(DRAIN_TIMEOUT_NS / 1000000);
+    int64_t start;
+    int i, rc = 0;
+    char id[64];
+    snprintf(id, sizeof id, "paho-%d", (int)getpid());
+    client = make_client(&ctx, b, id);
+    connect_and_wait(client, &ctx, b);
+    ctx.target = messages;
+    /* Paho works through queued QoS 1 sends slowly (about 200 msg/s here)
+     * once more than maxInflight wait: keep at most maxInflight outstanding,
+     * as a Paho application has to. */
+    ctx.window = qos > 0 ? MAX_INFLIGHT : 0;
+    start = now_ns();
+    for (i = 0; i < messages; i++) send_one(client, &ctx, "bench/paho", payload, size, qos);
+    pthread_mutex_lock(&ctx.mutex);
+    while (ctx.published < messages && rc == 0) rc = pthread_cond_timedwait(&ctx.cond, &ctx.mutex, &deadline);
+    pthread_mutex_unlock(&ctx.mutex);
+    if (ctx.published < messages) die("messages never acknowledged");
+    printf("%.0f\n", messages / ((now_ns() - start) / 1e9));
+    finish(client, &ctx);
+    free(payload);
+    return 0;
+}
+
+static int connect_time(const struct broker *b, int rounds) {
+    double *ms = malloc(sizeof(double) * (size_t)rounds);
+    int i;
+    for (i = 0; i < rounds; i++) {
+        struct ctx ctx;
+        MQTTAsync client;
+        char id[64];
+        int64_t start = now_ns();
+        snprintf(id, sizeof id, "paho-connect-%d-%d", (int)getpid(), i);
+        client = make_client(&ctx, b, id);
+        connect_and_wait(client, &ctx, b);
+        ms[i] = (now_ns() - start) / 1e6;
+        finish(client, &ctx);
+    }
+    printf("%.2f\n", percentile(ms, rounds, 0.5));
+    return 0;
+}
+
+static int latency(const struct broker *b, int rate, int messages) {
+    struct ctx ctx;
+    struct latency_record record;
+    MQTTAsync client;
+    char id[64];
+    int rc;
+    latency_init(&record, messages);
+    snprintf(id, sizeof id, "paho-latency-%d", (int)getpid());
+    client = make_client(&ctx, b, id);
+    ctx.latency = &record;
+    connect_and_wait(client, &ctx, b);
+    if (MQTTAsync_subscribe(client, "bench/latency/paho", 1, NULL) != MQTTASYNC_SUCCESS) die("subscribe");
+    sleep_ns(200000000LL);
+    ctx.target = -1;
+    PACED_PUBLISH(rate, messages, send_one(client, &ctx, "bench/latency/paho", payload_, LATENCY_PAYLOAD, 1));
+    rc = latency_report(&record);
+    finish(client, &ctx);
+    return rc;
+}
+
+static int idle_rss(const struct broker *b) {
+    struct ctx ctx;
+    MQTTAsync client;
+    long before = vm_rss_kib(), after;
+    client = make_client(&ctx, b, "paho-idle");
+    connect_and_wait(client, &ctx, b);
+    sleep_ns(2000000000LL);
+    after = vm_rss_kib();
+    printf("%ld\n", after - before);
+    finish(client, &ctx);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (strcmp(mode, "throughput") == 0 && argc == 6) {
+        struct broker b = broker_for(argv[2]);
+        return throughput(&b, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    } else if (strcmp(mode, "connect") == 0 && argc == 4) {
+        struct broker b = broker_for(argv[2]);
+        return connect_time(&b, atoi(argv[3]));
+    } else if (strcmp(mode, "latency") == 0 && argc == 5) {
+        struct broker b = broker_for(argv[2]);
+        return latency(&b, atoi(argv[3]), atoi(argv[4]));
+    } else if (strcmp(mode, "idle-rss") == 0) {
+        struct broker b = broker_for("tcp");
+        return idle_rss(&b);
+    }
+    fprintf(stderr, "usage: see bench/c/bench_common.h\n");
+    return 2;
+}
