@@ -94,6 +94,8 @@ pub(crate) struct Shared {
     store_configured: AtomicBool,
     events: Mutex<Option<Sender<Event>>>,
     pub waker: OnceLock<mio::Waker>,
+    /// Set by the I/O thread just before it sleeps in poll.
+    pub io_asleep: AtomicBool,
     closing: AtomicBool,
     event_thread: OnceLock<ThreadId>,
 }
@@ -211,7 +213,15 @@ impl Shared {
         }
     }
 
+    /// Wakes the I/O thread if it sleeps; an awake one looks at the channel
+    /// before it sleeps again (see `Engine::poll_once`).
     fn wake(&self) {
+        // Pairs with the fence in `Engine::poll_once` (a Dekker handshake:
+        // the command was sent before this point).
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if !self.io_asleep.swap(false, Ordering::SeqCst) {
+            return;
+        }
         if let Some(waker) = self.waker.get() {
             if let Err(e) = waker.wake() {
                 log!(self.log, Error, "cannot wake the I/O thread: {e}");
@@ -266,6 +276,7 @@ impl Client {
             store_configured: AtomicBool::new(false),
             events: Mutex::new(None),
             waker: OnceLock::new(),
+            io_asleep: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             event_thread: OnceLock::new(),
         });

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{fence, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,6 +120,8 @@ pub(crate) struct Engine {
     socket_readable: bool,
     /// close() was called and the queue is being delivered.
     draining: bool,
+    /// A command taken while checking the channel before sleeping.
+    stashed: Option<Command>,
     last_sent: Instant,
     last_received: Instant,
     ping_sent: Option<Instant>,
@@ -154,6 +157,7 @@ impl Engine {
             reading_paused: false,
             socket_readable: false,
             draining: false,
+            stashed: None,
             last_sent: now,
             last_received: now,
             ping_sent: None,
@@ -595,7 +599,29 @@ impl Engine {
             Some(t) if has_store => Some(t.min(STORE_SYNC_INTERVAL)),
             other => other,
         };
-        if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+        // Publishers wake us only while we sleep (an eventfd write per
+        // publish costs a syscall and a context switch). Announce the sleep,
+        // then look once more: a command sent before the announcement was
+        // seen did not wake us, so it must not wait for the timeout.
+        self.shared.io_asleep.store(true, Ordering::SeqCst);
+        // Pairs with the fence in `Shared::wake`: either the publisher sees
+        // the flag and wakes us, or we see its command here.
+        fence(Ordering::SeqCst);
+        let timeout = if self.stashed.is_some() {
+            Some(Duration::ZERO)
+        } else {
+            match self.commands.try_recv() {
+                Ok(command) => {
+                    self.stashed = Some(command);
+                    Some(Duration::ZERO)
+                }
+                Err(TryRecvError::Disconnected) => Some(Duration::ZERO),
+                Err(TryRecvError::Empty) => timeout,
+            }
+        };
+        let polled = self.poll.poll(&mut self.events, timeout);
+        self.shared.io_asleep.store(false, Ordering::SeqCst);
+        if let Err(e) = polled {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(Stop::Failed(ConnectError::ConnectionLost(format!(
                     "poll failed: {e}"
@@ -620,7 +646,11 @@ impl Engine {
     /// are left to the restore on connect.
     fn take_commands(&mut self, connected: bool) -> Result<(), Stop> {
         loop {
-            match self.commands.try_recv() {
+            let next = match self.stashed.take() {
+                Some(command) => Ok(command),
+                None => self.commands.try_recv(),
+            };
+            match next {
                 Ok(Command::Publish { publish, stored }) => self.pending.push_back(Queued {
                     request: Request::Publish(publish),
                     stored,
