@@ -210,6 +210,48 @@ static int latency_report(struct latency_record *r) {
     return 0;
 }
 
+/* Waits on `cond` (with `mutex`) until *count reaches `target` or the
+ * DRAIN_TIMEOUT_NS deadline passes; dies if it did not. */
+__attribute__((unused)) static void await_count(pthread_mutex_t *mutex, pthread_cond_t *cond,
+                                                const long *count, long target) {
+    struct timespec deadline = deadline_in_ms(DRAIN_TIMEOUT_NS / 1000000);
+    int rc = 0;
+    pthread_mutex_lock(mutex);
+    while (*count < target && rc == 0) rc = pthread_cond_timedwait(cond, mutex, &deadline);
+    pthread_mutex_unlock(mutex);
+    if (*count < target) die("messages never acknowledged");
+}
+
+/* The modes every program implements (command line at the top). */
+struct bench_modes {
+    int (*throughput)(const struct broker *b, int qos, int size, int messages);
+    int (*connect_time)(const struct broker *b, int rounds);
+    int (*latency)(const struct broker *b, int rate, int messages);
+    int (*idle_rss)(const struct broker *b);
+};
+
+/* Runs the mode argv names and stores its exit code in *rc; 0 if argv
+ * names none of the common modes (the program may have its own). */
+static int run_common_mode(const struct bench_modes *m, int argc, char **argv, int *rc) {
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (strcmp(mode, "throughput") == 0 && argc == 6) {
+        struct broker b = broker_for(argv[2]);
+        *rc = m->throughput(&b, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    } else if (strcmp(mode, "connect") == 0 && argc == 4) {
+        struct broker b = broker_for(argv[2]);
+        *rc = m->connect_time(&b, atoi(argv[3]));
+    } else if (strcmp(mode, "latency") == 0 && argc == 5) {
+        struct broker b = broker_for(argv[2]);
+        *rc = m->latency(&b, atoi(argv[3]), atoi(argv[4]));
+    } else if (strcmp(mode, "idle-rss") == 0) {
+        struct broker b = broker_for("tcp");
+        *rc = m->idle_rss(&b);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* Publishes `messages` stamped payloads at `rate` per second on a fixed
  * schedule (a late publish does not shift the later ones). */
 #define PACED_PUBLISH(rate, messages, PUBLISH_CALL)                          \

@@ -228,19 +228,11 @@ static int publish_call(int messages, int rounds) {
 }
 
 int main(int argc, char **argv) {
+    static const struct bench_modes modes = {throughput, connect_time, latency, idle_rss};
     const char *mode = argc > 1 ? argv[1] : "";
-    if (strcmp(mode, "throughput") == 0 && argc == 6) {
-        struct broker b = broker_for(argv[2]);
-        return throughput(&b, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
-    } else if (strcmp(mode, "connect") == 0 && argc == 4) {
-        struct broker b = broker_for(argv[2]);
-        return connect_time(&b, atoi(argv[3]));
-    } else if (strcmp(mode, "latency") == 0 && argc == 5) {
-        struct broker b = broker_for(argv[2]);
-        return latency(&b, atoi(argv[3]), atoi(argv[4]));
-    } else if (strcmp(mode, "idle-rss") == 0) {
-        struct broker b = broker_for("tcp");
-        return idle_rss(&b);
+    int rc;
+    if (run_common_mode(&modes, argc, argv, &rc)) {
+        return rc;
     } else if (strcmp(mode, "stall-check") == 0 && argc == 3) {
         struct broker b = broker_for(argv[2]);
         return stall_check(&b);

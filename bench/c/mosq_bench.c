@@ -103,9 +103,8 @@ static int throughput(const struct broker *b, int qos, int size, int messages) {
     struct ctx ctx;
     struct mosquitto *mosq;
     unsigned char *payload = calloc(1, (size_t)size);
-    struct timespec deadline = deadline_in_ms(DRAIN_TIMEOUT_NS / 1000000);
     int64_t start;
-    int i, rc = 0;
+    int i;
     char id[64];
     snprintf(id, sizeof id, "mosq-%d", (int)getpid());
     mosq = make_client(&ctx, b, id);
@@ -119,10 +118,7 @@ static int throughput(const struct broker *b, int qos, int size, int messages) {
     start = now_ns();
     for (i = 0; i < messages; i++)
         check(mosquitto_publish(mosq, NULL, "bench/mosq", size, payload, qos, false), "mosquitto_publish");
-    pthread_mutex_lock(&ctx.mutex);
-    while (ctx.published < messages && rc == 0) rc = pthread_cond_timedwait(&ctx.cond, &ctx.mutex, &deadline);
-    pthread_mutex_unlock(&ctx.mutex);
-    if (ctx.published < messages) die("messages never acknowledged");
+    await_count(&ctx.mutex, &ctx.cond, &ctx.published, messages);
     printf("%.0f\n", messages / ((now_ns() - start) / 1e9));
     finish(mosq);
     free(payload);
@@ -182,24 +178,10 @@ static int idle_rss(const struct broker *b) {
 }
 
 int main(int argc, char **argv) {
-    const char *mode = argc > 1 ? argv[1] : "";
+    static const struct bench_modes modes = {throughput, connect_time, latency, idle_rss};
     int rc = 2;
     mosquitto_lib_init();
-    if (strcmp(mode, "throughput") == 0 && argc == 6) {
-        struct broker b = broker_for(argv[2]);
-        rc = throughput(&b, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
-    } else if (strcmp(mode, "connect") == 0 && argc == 4) {
-        struct broker b = broker_for(argv[2]);
-        rc = connect_time(&b, atoi(argv[3]));
-    } else if (strcmp(mode, "latency") == 0 && argc == 5) {
-        struct broker b = broker_for(argv[2]);
-        rc = latency(&b, atoi(argv[3]), atoi(argv[4]));
-    } else if (strcmp(mode, "idle-rss") == 0) {
-        struct broker b = broker_for("tcp");
-        rc = idle_rss(&b);
-    } else {
-        fprintf(stderr, "usage: see bench/c/bench_common.h\n");
-    }
+    if (!run_common_mode(&modes, argc, argv, &rc)) fprintf(stderr, "usage: see bench/c/bench_common.h\n");
     mosquitto_lib_cleanup();
     return rc;
 }

@@ -189,9 +189,8 @@ static int throughput(const struct broker *b, int qos, int size, int messages) {
     struct ctx ctx;
     MQTTAsync client;
     unsigned char *payload = calloc(1, (size_t)size);
-    struct timespec deadline = deadline_in_ms(DRAIN_TIMEOUT_NS / 1000000);
     int64_t start;
-    int i, rc = 0;
+    int i;
     char id[64];
     snprintf(id, sizeof id, "paho-%d", (int)getpid());
     client = make_client(&ctx, b, id);
@@ -203,10 +202,7 @@ static int throughput(const struct broker *b, int qos, int size, int messages) {
     ctx.window = qos > 0 ? MAX_INFLIGHT : 0;
     start = now_ns();
     for (i = 0; i < messages; i++) send_one(client, &ctx, "bench/paho", payload, size, qos);
-    pthread_mutex_lock(&ctx.mutex);
-    while (ctx.published < messages && rc == 0) rc = pthread_cond_timedwait(&ctx.cond, &ctx.mutex, &deadline);
-    pthread_mutex_unlock(&ctx.mutex);
-    if (ctx.published < messages) die("messages never acknowledged");
+    await_count(&ctx.mutex, &ctx.cond, &ctx.published, messages);
     printf("%.0f\n", messages / ((now_ns() - start) / 1e9));
     finish(client, &ctx);
     free(payload);
@@ -265,20 +261,9 @@ static int idle_rss(const struct broker *b) {
 }
 
 int main(int argc, char **argv) {
-    const char *mode = argc > 1 ? argv[1] : "";
-    if (strcmp(mode, "throughput") == 0 && argc == 6) {
-        struct broker b = broker_for(argv[2]);
-        return throughput(&b, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
-    } else if (strcmp(mode, "connect") == 0 && argc == 4) {
-        struct broker b = broker_for(argv[2]);
-        return connect_time(&b, atoi(argv[3]));
-    } else if (strcmp(mode, "latency") == 0 && argc == 5) {
-        struct broker b = broker_for(argv[2]);
-        return latency(&b, atoi(argv[3]), atoi(argv[4]));
-    } else if (strcmp(mode, "idle-rss") == 0) {
-        struct broker b = broker_for("tcp");
-        return idle_rss(&b);
-    }
+    static const struct bench_modes modes = {throughput, connect_time, latency, idle_rss};
+    int rc;
+    if (run_common_mode(&modes, argc, argv, &rc)) return rc;
     fprintf(stderr, "usage: see bench/c/bench_common.h\n");
     return 2;
 }

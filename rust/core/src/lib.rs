@@ -23,6 +23,11 @@ pub mod tagjson;
 pub mod topic;
 pub mod transport;
 
+/// The Mosquitto launcher the integration tests use too.
+#[cfg(test)]
+#[path = "../tests/support/mosquitto.rs"]
+mod test_broker;
+
 pub use client::{Client, Event, EventSink, Message};
 pub use error::{ConnectError, Error};
 pub use options::Options;

@@ -3,130 +3,15 @@
 //! misconfiguration reaches `last_error()` as its own cause, and the
 //! Mosquitto command-line clients interoperate with etkmqtt over PSK.
 
-use std::fs;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support;
+
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use etkmqtt_core::{Client, ConnectionStatus, Event, EventSink, Message};
+use support::mosquitto::{Mosquitto, IDENTITY, KEY_HEX, WRONG_KEY_HEX};
 
-const IDENTITY: &str = "gw1";
-const KEY_HEX: &str = "00112233445566778899aabbccddeeff";
-const WRONG_KEY_HEX: &str = "00112233445566778899aabbccddee00";
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const WAIT: Duration = Duration::from_secs(15);
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// A Mosquitto process with a TLS-PSK listener (identity gw1) and a
-/// certificate listener; killed and its directory removed on drop, also
-/// when the test panics.
-struct Mosquitto {
-    child: Child,
-    dir: PathBuf,
-    psk_port: u16,
-    certificate_port: u16,
-}
-
-impl Mosquitto {
-    fn start() -> Mosquitto {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        assert!(
-            Path::new(MOSQUITTO).exists(),
-            "{MOSQUITTO} is missing: apt-get install -y mosquitto mosquitto-clients"
-        );
-        let dir = std::env::temp_dir().join(format!(
-            "etkmqtt-psk-it-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&dir).expect("create test dir");
-        // Mosquitto started as root reads its files as user mosquitto.
-        let set_mode = |path: &Path, mode: u32| {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
-        };
-        set_mode(&dir, 0o755);
-        let psk_file = dir.join("psk.txt");
-        fs::write(&psk_file, format!("{IDENTITY}:{KEY_HEX}\n")).expect("psk file");
-        let (cert, cert_key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let made = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-            .args(["-subj", "/CN=localhost", "-keyout"])
-            .arg(&cert_key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run the openssl CLI");
-        assert!(made.success(), "openssl req failed");
-        for file in [&psk_file, &cert, &cert_key] {
-            set_mode(file, 0o644);
-        }
-        let (psk_port, certificate_port) = (free_port(), free_port());
-        let config = dir.join("mosquitto.conf");
-        fs::write(
-            &config,
-            format!(
-                "allow_anonymous true\nlog_dest stderr\nlog_type all\n\
-                 listener {psk_port} 127.0.0.1\npsk_hint hint\npsk_file {}\n\
-                 listener {certificate_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n",
-                psk_file.display(),
-                cert.display(),
-                cert_key.display()
-            ),
-        )
-        .expect("config");
-        let log = fs::File::create(dir.join("mosquitto.log")).expect("log file");
-        let child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start mosquitto");
-        let mut broker = Mosquitto {
-            child,
-            dir,
-            psk_port,
-            certificate_port,
-        };
-        let deadline = Instant::now() + WAIT;
-        for port in [psk_port, certificate_port] {
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                if let Ok(Some(status)) = broker.child.try_wait() {
-                    panic!("mosquitto exited ({status}):\n{}", broker.log());
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "mosquitto did not listen:\n{}",
-                    broker.log()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        broker
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
 
 struct IgnoreEvents;
 
@@ -205,7 +90,7 @@ fn wait_message(client: &TestClient, topic: &str) -> Message {
 
 #[test]
 fn psk_client_publishes_and_receives_through_mosquitto() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::start("");
     let client = psk_client("psk-roundtrip", broker.psk_port, IDENTITY, KEY_HEX, &[]);
     wait_connected(&client, &broker);
     client.0.subscribe("psk/echo", 1).expect("subscribe");
@@ -220,7 +105,7 @@ fn psk_client_publishes_and_receives_through_mosquitto() {
 
 #[test]
 fn wrong_key_reports_psk_key_rejected() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::start("");
     let client = psk_client(
         "psk-wrong-key",
         broker.psk_port,
@@ -236,7 +121,7 @@ fn wrong_key_reports_psk_key_rejected() {
 
 #[test]
 fn unknown_identity_reports_psk_identity_unknown() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::start("");
     let client = psk_client("psk-stranger", broker.psk_port, "nobody", KEY_HEX, &[]);
     assert_eq!(
         first_error(&client),
@@ -246,7 +131,7 @@ fn unknown_identity_reports_psk_identity_unknown() {
 
 #[test]
 fn certificate_listener_reports_not_psk_listener() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::start("");
     let client = psk_client(
         "psk-to-cert",
         broker.certificate_port,
@@ -265,7 +150,7 @@ fn certificate_listener_reports_not_psk_listener() {
 
 #[test]
 fn tls13_psk_connects_to_mosquitto_2_0_11() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::start("");
     let client = psk_client(
         "psk-tls13",
         broker.psk_port,
@@ -303,7 +188,7 @@ fn mosquitto_client(program: &str, broker: &Mosquitto, args: &[&str]) -> Output 
 
 #[test]
 fn mosquitto_clients_interoperate_over_psk() {
-    let broker = Mosquitto::start();
+    let broker = Mosquitto::start("");
     let client = psk_client("psk-interop", broker.psk_port, IDENTITY, KEY_HEX, &[]);
     wait_connected(&client, &broker);
 

@@ -4,11 +4,8 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
-import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -18,6 +15,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.etkmqtt.harness.ClientTestSupport;
+import org.etkmqtt.harness.LineReader;
+import org.etkmqtt.harness.MosquittoSub;
 import org.etkmqtt.harness.ProcessGuard;
 import org.etkmqtt.harness.PskMosquitto;
 import org.etkmqtt.harness.Waits;
@@ -42,7 +41,7 @@ public class FlexyGatewayTest extends ClientTestSupport {
         String serial = "T" + ProcessHandle.current().pid() + "x" + (System.nanoTime() % 100_000);
         String prefix = "/topic/flexy/" + serial;
         PskMosquitto broker = closeLater(PskMosquitto.start("", "gateway", "observer"));
-        PskMosquitto.Sub sub = closeLater(broker.pskSub(broker.pskPort(), "observer", prefix + "/#", 1));
+        MosquittoSub sub = closeLater(broker.pskSub(broker.pskPort(), "observer", prefix + "/#", 1));
 
         long startedAt = System.currentTimeMillis();
         Gateway gateway = closeLater(Gateway.start("--host", broker.host(), "--port",
@@ -100,9 +99,9 @@ public class FlexyGatewayTest extends ClientTestSupport {
     }
 
     /** Payloads on .../data, in order of arrival (the sub also sees the command). */
-    private static List<String> dataPayloads(PskMosquitto.Sub sub) {
+    private static List<String> dataPayloads(MosquittoSub sub) {
         List<String> payloads = new ArrayList<>();
-        for (String message : sub.messages()) {
+        for (String message : sub.summaries()) {
             // "qos retain topic payload"
             String[] parts = message.split(" ", 4);
             if (parts.length == 4 && parts[2].endsWith("/data")) {
@@ -126,9 +125,7 @@ public class FlexyGatewayTest extends ClientTestSupport {
         private Gateway(List<String> command) throws IOException {
             process = ProcessGuard.start(new ProcessBuilder(command).redirectErrorStream(true));
             process.getOutputStream().close();
-            Thread reader = new Thread(this::read, "flexy-gateway-output");
-            reader.setDaemon(true);
-            reader.start();
+            LineReader.start(process.getInputStream(), "flexy-gateway-output", this::addLine, this::markEnded);
         }
 
         static Gateway start(String... args) throws Exception {
@@ -183,22 +180,12 @@ public class FlexyGatewayTest extends ClientTestSupport {
 
         private boolean ended;
 
-        private void read() {
-            try (BufferedReader in = new BufferedReader(
-                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                    synchronized (this) {
-                        lines.add(line);
-                    }
-                }
-            } catch (IOException e) {
-                // killed
-            } finally {
-                synchronized (this) {
-                    ended = true;
-                }
-            }
+        private synchronized void addLine(String line) {
+            lines.add(line);
+        }
+
+        private synchronized void markEnded() {
+            ended = true;
         }
 
         @Override

@@ -9,6 +9,7 @@ import java.util.List;
 
 import org.etkmqtt.harness.ChildJvm;
 import org.etkmqtt.harness.ClientTestSupport;
+import org.etkmqtt.harness.MosquittoSub;
 import org.etkmqtt.harness.PskMosquitto;
 import org.etkmqtt.harness.TestClient;
 import org.etkmqtt.harness.TestPki;
@@ -83,9 +84,9 @@ public class PskTest extends ClientTestSupport {
         TestClient client = pskClient(broker.pskPort(), FLEXY);
         connectAndWait(client);
         String topic = topic();
-        try (PskMosquitto.Sub sub = broker.pskSub(broker.pskPort(), FLEXY, topic, 2)) {
+        try (MosquittoSub sub = broker.pskSub(broker.pskPort(), FLEXY, topic, 2)) {
             client.publish(new MqttMessage(topic, "to broker qos " + qos), qos, false);
-            List<String> got = sub.awaitMessages(1, DELIVERY_MS);
+            List<String> got = sub.awaitSummaries(1, DELIVERY_MS);
             assertEquals(sub.output(), Arrays.asList(qos + " 0 " + topic + " to broker qos " + qos), got);
         }
     }
@@ -152,14 +153,14 @@ public class PskTest extends ClientTestSupport {
     @Test
     public void will_is_published_when_the_psk_client_dies() throws Exception {
         String willTopic = topic();
-        try (PskMosquitto.Sub sub = broker.pskSub(broker.pskPort(), FLEXY, willTopic, 1)) {
+        try (MosquittoSub sub = broker.pskSub(broker.pskPort(), FLEXY, willTopic, 1)) {
             ChildJvm child = closeLater(ChildJvm.start(broker.host(), clientId(), "hang",
                     "PORT=" + broker.pskPort(), "PSK=" + broker.keyOf(FLEXY), "PSK-IDENTITY=" + FLEXY,
                     "WILLTOPIC=" + willTopic, "WILLPAYLOAD=flexy went away", "WILLQOS=1"));
             assertTrue("child connected:\n" + child.stdout() + "\nstderr:\n" + child.stderr(),
                     child.awaitLine("CONNECTED", 30_000));
             child.kill();
-            List<String> got = sub.awaitMessages(1, DELIVERY_MS);
+            List<String> got = sub.awaitSummaries(1, DELIVERY_MS);
             assertEquals(sub.output() + "\nbroker log:\n" + broker.log(),
                     Arrays.asList("1 0 " + willTopic + " flexy went away"), got);
         }
@@ -169,14 +170,14 @@ public class PskTest extends ClientTestSupport {
     public void acl_drops_publish_outside_the_identitys_subtree() throws Exception {
         TestClient client = pskClient(broker.aclPort(), PLANT_A);
         connectAndWait(client);
-        try (PskMosquitto.Sub sub = broker.pskSub(broker.pskPort(), FLEXY, "plant/#", 1)) {
+        try (MosquittoSub sub = broker.pskSub(broker.pskPort(), FLEXY, "plant/#", 1)) {
             client.publish(new MqttMessage("plant/B/temp", "forbidden"), 1, false);
             client.publish(new MqttMessage("plant/A/temp", "allowed"), 1, false);
-            List<String> got = sub.awaitMessages(1, DELIVERY_MS);
+            List<String> got = sub.awaitSummaries(1, DELIVERY_MS);
             // Both were sent in order on one connection; once "allowed" is in, "forbidden" would be too.
             Waits.sleep(300);
             assertEquals(sub.output() + "\nbroker log:\n" + broker.log(),
-                    Collections.singletonList("1 0 plant/A/temp allowed"), sub.messages());
+                    Collections.singletonList("1 0 plant/A/temp allowed"), sub.summaries());
             assertEquals(1, got.size());
         }
         assertEquals("a silently dropped publish is no client error", MqttClient.STATUS_CONNECTED,

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
+import org.etkmqtt.harness.ChildJvm;
 import org.etkmqtt.harness.ClientTestSupport;
 import org.etkmqtt.harness.Mosquitto;
 import org.etkmqtt.harness.MosquittoSub;
@@ -21,7 +22,7 @@ import org.etkmqtt.harness.TestClient;
 import org.etkmqtt.harness.Waits;
 import org.etkmqtt.reliability.BrokerProcess;
 import org.etkmqtt.reliability.Sequences;
-import org.etkmqtt.reliability.StoreChild;
+import org.etkmqtt.reliability.StoreChildMain;
 import org.etkmqtt.reliability.StoreFiles;
 import org.junit.Test;
 
@@ -115,16 +116,16 @@ public class ReliabilityTest extends ClientTestSupport {
         String id = clientId();
         String store = storeDir().toString();
 
-        StoreChild first = closeLater(StoreChild.start(HOST, broker.port(), id, "publish", total, topic,
+        ChildJvm first = closeLater(StoreChildMain.start(HOST, broker.port(), id, "publish", total, topic,
                 "STOREDIR=" + store, "RECONNECTMIN=1", "RECONNECTMAX=2"));
-        assertNotNull("child published: " + first.describe(), first.awaitLine("PUBLISHED", 60_000));
+        assertNotNull("child published: " + first.describe(), first.awaitLineStartingWith("PUBLISHED", 60_000));
         first.kill();
 
         broker.restart();
-        StoreChild second = closeLater(StoreChild.start(HOST, broker.port(), id, "drain", 0, topic,
+        ChildJvm second = closeLater(StoreChildMain.start(HOST, broker.port(), id, "drain", 0, topic,
                 "STOREDIR=" + store, "RECONNECTMIN=1", "RECONNECTMAX=2"));
         assertNotNull("new JVM sent what the killed one stored: " + second.describe(),
-                second.awaitLine("DRAINED", 60_000));
+                second.awaitLineStartingWith("DRAINED", 60_000));
         sub.awaitMessages(total, DELIVERY_MS);
         Sequences result = Sequences.of(sub.texts(), total);
         assertEquals("all stored messages arrived: " + result, Collections.emptyList(), result.missing);
@@ -303,9 +304,9 @@ public class ReliabilityTest extends ClientTestSupport {
     private File storeWrittenByKilledChild(String id, String topic, int count) throws Exception {
         File store = storeDir().toFile();
         int closedPort = Ports.freePort(HOST);
-        StoreChild child = closeLater(StoreChild.start(HOST, closedPort, id, "publish", count, topic,
+        ChildJvm child = closeLater(StoreChildMain.start(HOST, closedPort, id, "publish", count, topic,
                 "STOREDIR=" + store));
-        assertNotNull("child published: " + child.describe(), child.awaitLine("PUBLISHED", 60_000));
+        assertNotNull("child published: " + child.describe(), child.awaitLineStartingWith("PUBLISHED", 60_000));
         child.kill();
         return store;
     }

@@ -505,9 +505,7 @@ mod tests {
     use std::fs;
     use std::io;
     use std::net::TcpListener;
-    use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
 
     use mio::{Events, Interest, Poll, Token};
@@ -516,11 +514,9 @@ mod tests {
     use crate::error::ConnectError;
     use crate::options::{PskOptions, TlsVersion, DEFAULT_PSK_CIPHERS};
     use crate::secret::Secret;
+    use crate::test_broker::{free_port, Mosquitto, IDENTITY, KEY_HEX, WRONG_KEY_HEX};
     use crate::transport::Transport;
 
-    const IDENTITY: &str = "gw1";
-    const KEY_HEX: &str = "00112233445566778899aabbccddeeff";
-    const MOSQUITTO: &str = "/usr/sbin/mosquitto";
     const WAIT: Duration = Duration::from_secs(10);
 
     fn key(hex: &str) -> Secret {
@@ -550,126 +546,6 @@ mod tests {
 
     fn default_connector(version: TlsVersion) -> PskConnector {
         connector(IDENTITY, KEY_HEX, DEFAULT_PSK_CIPHERS, version)
-    }
-
-    fn free_port() -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-        listener.local_addr().expect("local address").port()
-    }
-
-    /// A Mosquitto process with its own directory; killed and removed on
-    /// drop, also when the test panics.
-    struct Mosquitto {
-        child: Child,
-        dir: PathBuf,
-        psk_port: u16,
-        certificate_port: u16,
-        plain_port: u16,
-    }
-
-    impl Mosquitto {
-        /// Three listeners: TLS-PSK (identity gw1; `psk_extra` is added to
-        /// its block, e.g. `ciphers …`), certificate TLS, plain MQTT.
-        fn start(psk_extra: &str) -> Mosquitto {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            assert!(
-                Path::new(MOSQUITTO).exists(),
-                "{MOSQUITTO} is missing: apt-get install -y mosquitto"
-            );
-            let dir = std::env::temp_dir().join(format!(
-                "etkmqtt-psk-unit-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            fs::create_dir_all(&dir).expect("create test dir");
-            // Mosquitto started as root reads its files as user mosquitto.
-            let readable = |path: &Path, mode: u32| {
-                use std::os::unix::fs::PermissionsExt;
-                fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
-            };
-            readable(&dir, 0o755);
-            let psk_file = dir.join("psk.txt");
-            fs::write(&psk_file, format!("{IDENTITY}:{KEY_HEX}\n")).expect("psk file");
-            let (cert, cert_key) = (dir.join("cert.pem"), dir.join("key.pem"));
-            let made = Command::new("openssl")
-                .args([
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1",
-                ])
-                .args(["-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout"])
-                .arg(&cert_key)
-                .arg("-out")
-                .arg(&cert)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("run the openssl CLI");
-            assert!(made.success(), "openssl req failed");
-            for file in [&psk_file, &cert, &cert_key] {
-                readable(file, 0o644);
-            }
-            let (psk_port, certificate_port, plain_port) = (free_port(), free_port(), free_port());
-            let config = dir.join("mosquitto.conf");
-            fs::write(
-                &config,
-                format!(
-                    "allow_anonymous true\nlog_dest stderr\nlog_type all\n\
-                     listener {psk_port} 127.0.0.1\npsk_hint hint\npsk_file {}\n{psk_extra}\n\
-                     listener {certificate_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n\
-                     listener {plain_port} 127.0.0.1\n",
-                    psk_file.display(),
-                    cert.display(),
-                    cert_key.display()
-                ),
-            )
-            .expect("config");
-            let log = fs::File::create(dir.join("mosquitto.log")).expect("log file");
-            let child = Command::new(MOSQUITTO)
-                .arg("-c")
-                .arg(&config)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("start mosquitto");
-            let mut broker = Mosquitto {
-                child,
-                dir,
-                psk_port,
-                certificate_port,
-                plain_port,
-            };
-            let deadline = Instant::now() + WAIT;
-            for port in [psk_port, certificate_port, plain_port] {
-                while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                    if let Ok(Some(status)) = broker.child.try_wait() {
-                        panic!("mosquitto exited ({status}):\n{}", broker.log());
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "mosquitto did not listen:\n{}",
-                        broker.log()
-                    );
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-            broker
-        }
-
-        fn log(&self) -> String {
-            fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
-        }
-    }
-
-    impl Drop for Mosquitto {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            let _ = fs::remove_dir_all(&self.dir);
-        }
     }
 
     /// A transport with its own poller, driven in a blocking loop.
@@ -788,6 +664,46 @@ mod tests {
         }
     }
 
+    /// The right identity with a wrong key is `PskKeyRejected`; returns the
+    /// error for further checks.
+    fn assert_wrong_key_rejected(broker: &Mosquitto, version: TlsVersion) -> ConnectError {
+        let wrong = connector(IDENTITY, WRONG_KEY_HEX, DEFAULT_PSK_CIPHERS, version);
+        let error = handshake_error(&wrong, broker.psk_port);
+        assert_eq!(
+            error,
+            ConnectError::PskKeyRejected {
+                identity: IDENTITY.to_owned()
+            },
+            "{error}"
+        );
+        error
+    }
+
+    /// An identity the broker's psk_file lacks is `PskIdentityUnknown`.
+    fn assert_unknown_identity_named(broker: &Mosquitto, version: TlsVersion) {
+        let stranger = connector("nobody", KEY_HEX, DEFAULT_PSK_CIPHERS, version);
+        let error = handshake_error(&stranger, broker.psk_port);
+        assert_eq!(
+            error,
+            ConnectError::PskIdentityUnknown {
+                identity: "nobody".to_owned()
+            },
+            "{error}"
+        );
+    }
+
+    /// The certificate listener, reached with a PSK, is `NotPskListener`.
+    fn assert_certificate_listener_refused(broker: &Mosquitto, version: TlsVersion) {
+        let error = handshake_error(&default_connector(version), broker.certificate_port);
+        assert_eq!(
+            error,
+            ConnectError::NotPskListener {
+                port: broker.certificate_port
+            },
+            "{error}"
+        );
+    }
+
     fn remaining_length(mut length: usize) -> Vec<u8> {
         let mut bytes = Vec::new();
         loop {
@@ -849,20 +765,7 @@ mod tests {
     #[test]
     fn wrong_key_is_reported_as_psk_key_rejected() {
         let broker = Mosquitto::start("");
-        let wrong = connector(
-            IDENTITY,
-            "00112233445566778899aabbccddee00",
-            DEFAULT_PSK_CIPHERS,
-            TlsVersion::Tls12,
-        );
-        let error = handshake_error(&wrong, broker.psk_port);
-        assert_eq!(
-            error,
-            ConnectError::PskKeyRejected {
-                identity: IDENTITY.to_owned()
-            },
-            "{error}"
-        );
+        let error = assert_wrong_key_rejected(&broker, TlsVersion::Tls12);
         assert_eq!(
             error.to_string(),
             "TLS-PSK: PSK key rejected — check the key for identity 'gw1'"
@@ -872,31 +775,13 @@ mod tests {
     #[test]
     fn unknown_identity_is_reported_as_psk_identity_unknown() {
         let broker = Mosquitto::start("");
-        let stranger = connector("nobody", KEY_HEX, DEFAULT_PSK_CIPHERS, TlsVersion::Tls12);
-        let error = handshake_error(&stranger, broker.psk_port);
-        assert_eq!(
-            error,
-            ConnectError::PskIdentityUnknown {
-                identity: "nobody".to_owned()
-            },
-            "{error}"
-        );
+        assert_unknown_identity_named(&broker, TlsVersion::Tls12);
     }
 
     #[test]
     fn certificate_listener_is_reported_as_not_psk_listener() {
         let broker = Mosquitto::start("");
-        let error = handshake_error(
-            &default_connector(TlsVersion::Tls12),
-            broker.certificate_port,
-        );
-        assert_eq!(
-            error,
-            ConnectError::NotPskListener {
-                port: broker.certificate_port
-            },
-            "{error}"
-        );
+        assert_certificate_listener_refused(&broker, TlsVersion::Tls12);
     }
 
     #[test]
@@ -974,11 +859,7 @@ mod tests {
         )
         .expect("psk file");
         // Mosquitto reads psk_file on SIGHUP.
-        let reloaded = Command::new("kill")
-            .args(["-HUP", &broker.child.id().to_string()])
-            .status()
-            .expect("kill -HUP");
-        assert!(reloaded.success());
+        broker.signal("-HUP");
         let connector = connector(&identity, KEY_HEX, DEFAULT_PSK_CIPHERS, TlsVersion::Tls12);
         let deadline = Instant::now() + WAIT;
         loop {
@@ -990,14 +871,6 @@ mod tests {
                 Err(e) => panic!("{e}\n{}", broker.log()),
             }
         }
-    }
-
-    fn signal(broker: &Mosquitto, signal: &str) {
-        let sent = Command::new("kill")
-            .args([signal, &broker.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill {signal}");
     }
 
     /// A PUBLISH larger than the socket buffers, written while Mosquitto is
@@ -1021,7 +894,7 @@ mod tests {
         publish.extend_from_slice(&payload);
         let publish = packet(0x30, &publish);
 
-        signal(&broker, "-STOP");
+        broker.signal("-STOP");
         let mut rest = &publish[..];
         while !session.transport.wants_write() {
             assert!(!rest.is_empty(), "32 MiB fit into the socket buffers");
@@ -1035,7 +908,7 @@ mod tests {
             matches!(session.transport.write(rest), Err(e) if e.kind() == io::ErrorKind::WouldBlock),
             "a write must wait while a record is pending"
         );
-        signal(&broker, "-CONT");
+        broker.signal("-CONT");
         session.write_all(rest);
 
         let (header, body) = session.read_packet();
@@ -1061,29 +934,8 @@ mod tests {
     #[test]
     fn tls13_wrong_key_and_unknown_identity_are_named() {
         let broker = Mosquitto::start("");
-        let wrong = connector(
-            IDENTITY,
-            "00112233445566778899aabbccddee00",
-            DEFAULT_PSK_CIPHERS,
-            TlsVersion::Tls13,
-        );
-        let error = handshake_error(&wrong, broker.psk_port);
-        assert_eq!(
-            error,
-            ConnectError::PskKeyRejected {
-                identity: IDENTITY.to_owned()
-            },
-            "{error}"
-        );
-        let stranger = connector("nobody", KEY_HEX, DEFAULT_PSK_CIPHERS, TlsVersion::Tls13);
-        let error = handshake_error(&stranger, broker.psk_port);
-        assert_eq!(
-            error,
-            ConnectError::PskIdentityUnknown {
-                identity: "nobody".to_owned()
-            },
-            "{error}"
-        );
+        assert_wrong_key_rejected(&broker, TlsVersion::Tls13);
+        assert_unknown_identity_named(&broker, TlsVersion::Tls13);
     }
 
     /// Under TLS 1.3 a certificate listener ignores the PSK and
@@ -1092,17 +944,7 @@ mod tests {
     #[test]
     fn tls13_certificate_listener_is_refused_not_trusted() {
         let broker = Mosquitto::start("");
-        let error = handshake_error(
-            &default_connector(TlsVersion::Tls13),
-            broker.certificate_port,
-        );
-        assert_eq!(
-            error,
-            ConnectError::NotPskListener {
-                port: broker.certificate_port
-            },
-            "{error}"
-        );
+        assert_certificate_listener_refused(&broker, TlsVersion::Tls13);
     }
 
     #[test]

@@ -34,10 +34,7 @@ public final class ChildClientMain {
                 System.out.flush();
             }
         });
-        for (int i = 3; i < args.length; i++) {
-            int eq = args[i].indexOf('=');
-            client.setOption(args[i].substring(0, eq), args[i].substring(eq + 1));
-        }
+        client.optionAssignments(args, 3);
         client.connect();
         if (!client.awaitStatus(MqttClient.STATUS_CONNECTED, 15_000)) {
             fail(client);

@@ -1,19 +1,16 @@
 package org.etkmqtt.harness;
 
-import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A second JVM running {@link ChildClientMain} with the same jar and
- * {@code -Xcheck:jni}; its stdout is collected line by line and its stderr
- * (where the library logs) into a file.
+ * A second JVM running a test main class ({@link ChildClientMain} by
+ * default) with the same class path and {@code -Xcheck:jni}; its stdout is
+ * collected line by line and its stderr (where the library logs) into a file.
  */
 public final class ChildJvm implements AutoCloseable {
     private final Process process;
@@ -26,24 +23,26 @@ public final class ChildJvm implements AutoCloseable {
         ProcessBuilder builder = new ProcessBuilder(command).redirectError(stderrFile);
         process = ProcessGuard.start(builder);
         process.getOutputStream().close();
-        Thread reader = new Thread(this::readStdout, "child-jvm-stdout");
-        reader.setDaemon(true);
-        reader.start();
+        LineReader.start(process.getInputStream(), "child-jvm-stdout", this::addLine, this::markEnded);
     }
 
     /** Starts {@code ChildClientMain host clientId mode options...}. */
     public static ChildJvm start(String host, String clientId, String mode, String... options) {
+        List<String> args = new ArrayList<>(Arrays.asList(host, clientId, mode));
+        args.addAll(Arrays.asList(options));
+        return startMain(ChildClientMain.class, args);
+    }
+
+    /** Starts {@code main} (a class on the test class path) with {@code args}. */
+    public static ChildJvm startMain(Class<?> main, List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
         command.add("-Xcheck:jni");
         command.add("-Djava.library.path=" + System.getProperty("java.library.path"));
         command.add("-cp");
         command.add(childClasspath());
-        command.add(ChildClientMain.class.getName());
-        command.add(host);
-        command.add(clientId);
-        command.add(mode);
-        command.addAll(Arrays.asList(options));
+        command.add(main.getName());
+        command.addAll(args);
         try {
             return new ChildJvm(command);
         } catch (IOException e) {
@@ -58,23 +57,28 @@ public final class ChildJvm implements AutoCloseable {
     }
 
     /** Waits for a stdout line that starts with {@code prefix}; true if it came in time. */
-    public synchronized boolean awaitLine(String prefix, long timeoutMs) {
+    public boolean awaitLine(String prefix, long timeoutMs) {
+        return awaitLineStartingWith(prefix, timeoutMs) != null;
+    }
+
+    /** Waits for a stdout line that starts with {@code prefix}; returns it, or null if none came in time. */
+    public synchronized String awaitLineStartingWith(String prefix, long timeoutMs) {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         while (true) {
             for (String line : stdout) {
                 if (line.startsWith(prefix)) {
-                    return true;
+                    return line;
                 }
             }
             long left = (deadline - System.nanoTime()) / 1_000_000L;
             if (ended || left <= 0) {
-                return false;
+                return null;
             }
             try {
                 wait(left);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                return false;
+                return null;
             }
         }
     }
@@ -106,29 +110,24 @@ public final class ChildJvm implements AutoCloseable {
         return Processes.read(stderrFile);
     }
 
+    /** stdout and stderr, for failure messages. */
+    public String describe() {
+        return "stdout:\n" + stdout() + "\nstderr:\n" + stderr();
+    }
+
     @Override
     public void close() {
         ProcessGuard.kill(process);
         stderrFile.delete();
     }
 
-    private void readStdout() {
-        try (BufferedReader in = new BufferedReader(
-                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = in.readLine()) != null) {
-                synchronized (this) {
-                    stdout.add(line);
-                    notifyAll();
-                }
-            }
-        } catch (IOException e) {
-            // the process was killed
-        } finally {
-            synchronized (this) {
-                ended = true;
-                notifyAll();
-            }
-        }
+    private synchronized void addLine(String line) {
+        stdout.add(line);
+        notifyAll();
+    }
+
+    private synchronized void markEnded() {
+        ended = true;
+        notifyAll();
     }
 }

@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * A shutdown hook and a watchdog ({@link ProcessGuard}) make sure it never
  * outlives the tests.
  */
-public final class Mosquitto implements AutoCloseable {
+public final class Mosquitto implements AutoCloseable, MosquittoSub.SubscriptionLog {
     public static final String BINARY = "/usr/sbin/mosquitto";
     private static final long START_TIMEOUT_MS = 10_000;
 
@@ -252,6 +252,7 @@ public final class Mosquitto implements AutoCloseable {
     }
 
     /** The broker's log so far (log_type all). */
+    @Override
     public String log() {
         return logFile.exists() ? Processes.read(logFile) : "";
     }
@@ -273,10 +274,15 @@ public final class Mosquitto implements AutoCloseable {
      * a subscription) since the broker was last started; publishing
      * afterwards reaches the client.
      */
+    @Override
     public boolean awaitSubscription(String clientId, String filter, long timeoutMs) {
-        Pattern line = Pattern.compile(
-                "(?m)^\\d+: " + Pattern.quote(clientId) + " [0-2] " + Pattern.quote(filter) + "$");
+        Pattern line = subscriptionLine(clientId, filter);
         return Waits.until(timeoutMs, () -> line.matcher(logSinceStart()).find());
+    }
+
+    /** The log line mosquitto writes as it adds the subscription of {@code clientId} to {@code filter}. */
+    static Pattern subscriptionLine(String clientId, String filter) {
+        return Pattern.compile("(?m)^\\d+: " + Pattern.quote(clientId) + " [0-2] " + Pattern.quote(filter) + "$");
     }
 
     /**

@@ -1,8 +1,6 @@
 package org.etkmqtt.harness;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -38,6 +36,11 @@ public final class MosquittoSub implements AutoCloseable {
             return new String(payload, StandardCharsets.UTF_8);
         }
 
+        /** "qos retain topic text", retain as 0 or 1 (mosquitto_sub's {@code %q %r %t %p}). */
+        public String summary() {
+            return qos + " " + (retained ? 1 : 0) + " " + topic + " " + text();
+        }
+
         @Override
         public String toString() {
             return topic + " " + text() + " (qos " + qos + (retained ? ", retained" : "") + ")";
@@ -53,16 +56,33 @@ public final class MosquittoSub implements AutoCloseable {
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
         process = ProcessGuard.start(builder);
         process.getOutputStream().close();
-        Thread reader = new Thread(this::readOutput, "mosquitto_sub-" + clientId);
-        reader.setDaemon(true);
-        reader.start();
+        LineReader.start(process.getInputStream(), "mosquitto_sub-" + clientId, this::addLine, this::markEnded);
+    }
+
+    /** A broker whose log shows when a client's subscription is in place. */
+    public interface SubscriptionLog {
+        /** Waits until the log shows {@code clientId} subscribed to {@code filter}; true if in time. */
+        boolean awaitSubscription(String clientId, String filter, long timeoutMs);
+
+        /** The broker's log, for failure messages. */
+        String log();
     }
 
     /** Subscribes to {@code topic} with {@code qos}; returns once the broker has the subscription. */
     public static MosquittoSub start(Mosquitto broker, String topic, int qos, String... extraArgs) {
+        return start(broker, broker.clientArgs(), topic, qos, extraArgs);
+    }
+
+    /**
+     * Subscribes with {@code connectionArgs} (host, port, credentials) to
+     * {@code topic} with {@code qos}; returns once {@code broker} has the
+     * subscription.
+     */
+    public static MosquittoSub start(SubscriptionLog broker, List<String> connectionArgs, String topic, int qos,
+            String... extraArgs) {
         String clientId = "etkmqtt-test-sub-" + System.nanoTime();
         List<String> command = new ArrayList<>(Arrays.asList("mosquitto_sub"));
-        command.addAll(broker.clientArgs());
+        command.addAll(connectionArgs);
         command.addAll(Arrays.asList("-i", clientId, "-t", topic, "-q", Integer.toString(qos), "-F",
                 "MSG %q %r %x %t"));
         command.addAll(Arrays.asList(extraArgs));
@@ -109,6 +129,21 @@ public final class MosquittoSub implements AutoCloseable {
         return new ArrayList<>(received);
     }
 
+    /** Each message so far as its {@link Received#summary()}, in order. */
+    public synchronized List<String> summaries() {
+        List<String> summaries = new ArrayList<>();
+        for (Received r : received) {
+            summaries.add(r.summary());
+        }
+        return summaries;
+    }
+
+    /** Waits until at least {@code count} messages arrived; returns the {@link #summaries()} so far. */
+    public List<String> awaitSummaries(int count, long timeoutMs) {
+        awaitMessages(count, timeoutMs);
+        return summaries();
+    }
+
     /** Everything mosquitto_sub printed, for failure messages. */
     public synchronized String output() {
         return String.join("\n", output);
@@ -119,27 +154,17 @@ public final class MosquittoSub implements AutoCloseable {
         ProcessGuard.stop(process, 2_000);
     }
 
-    private void readOutput() {
-        try (BufferedReader in = new BufferedReader(
-                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = in.readLine()) != null) {
-                synchronized (this) {
-                    output.add(line);
-                    if (line.startsWith("MSG ")) {
-                        received.add(parse(line));
-                    }
-                    notifyAll();
-                }
-            }
-        } catch (IOException e) {
-            // The process was stopped.
-        } finally {
-            synchronized (this) {
-                ended = true;
-                notifyAll();
-            }
+    private synchronized void addLine(String line) {
+        output.add(line);
+        if (line.startsWith("MSG ")) {
+            received.add(parse(line));
         }
+        notifyAll();
+    }
+
+    private synchronized void markEnded() {
+        ended = true;
+        notifyAll();
     }
 
     private static Received parse(String line) {

@@ -1,15 +1,14 @@
 package org.etkmqtt.harness;
 
-import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * A real Mosquitto broker with TLS-PSK listeners on free loopback ports, for
@@ -29,7 +28,7 @@ import java.util.List;
  * Keys are made with {@code openssl rand -hex 32}. {@link #close()} stops the
  * broker and removes its directory.
  */
-public final class PskMosquitto implements AutoCloseable {
+public final class PskMosquitto implements AutoCloseable, MosquittoSub.SubscriptionLog {
     private static final long START_TIMEOUT_MS = 10_000;
     private static final String HOST = "127.0.0.1";
 
@@ -175,6 +174,7 @@ public final class PskMosquitto implements AutoCloseable {
     }
 
     /** The broker's log so far. */
+    @Override
     public String log() {
         return logFile.exists() ? Processes.read(logFile) : "";
     }
@@ -225,87 +225,16 @@ public final class PskMosquitto implements AutoCloseable {
         Processes.run(null, 15_000, null, command).check();
     }
 
-    /** Starts mosquitto_sub over TLS-PSK; returns once the SUBACK came. */
-    public Sub pskSub(int port, String identity, String topic, int qos) {
-        List<String> command = new ArrayList<>(Arrays.asList("stdbuf", "-oL", "mosquitto_sub", "-d"));
-        command.addAll(pskArgs(port, identity));
-        String clientId = "etkmqtt-psk-sub-" + System.nanoTime();
-        command.addAll(Arrays.asList("-i", clientId, "-t", topic, "-q", Integer.toString(qos), "-F",
-                "MSG %q %r %t %p"));
-        Sub sub;
-        try {
-            sub = new Sub(command, clientId);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot start mosquitto_sub: " + e, e);
-        }
-        if (!Waits.until(10_000, sub::subscribed)) {
-            String out = sub.output();
-            sub.close();
-            throw new IllegalStateException("mosquitto_sub got no SUBACK from " + this + ":\n" + out + "\nlog:\n"
-                    + log());
-        }
-        return sub;
+    /** Starts mosquitto_sub over TLS-PSK; returns once the broker has the subscription. */
+    public MosquittoSub pskSub(int port, String identity, String topic, int qos) {
+        return MosquittoSub.start(this, pskArgs(port, identity), topic, qos);
     }
 
-    /** A running mosquitto_sub; each message is kept as "qos retain topic payload". */
-    public static final class Sub implements AutoCloseable {
-        private final Process process;
-        private final String clientId;
-        private final List<String> output = new ArrayList<>();
-        private final List<String> messages = new ArrayList<>();
-        private boolean subscribed;
-
-        private Sub(List<String> command, String clientId) throws IOException {
-            this.clientId = clientId;
-            process = ProcessGuard.start(new ProcessBuilder(command).redirectErrorStream(true));
-            process.getOutputStream().close();
-            Thread reader = new Thread(this::read, "psk-mosquitto_sub-" + clientId);
-            reader.setDaemon(true);
-            reader.start();
-        }
-
-        synchronized boolean subscribed() {
-            return subscribed;
-        }
-
-        /** Messages so far, each "qos retain topic payload". */
-        public synchronized List<String> messages() {
-            return new ArrayList<>(messages);
-        }
-
-        /** Waits until {@code count} messages came; returns all so far. */
-        public List<String> awaitMessages(int count, long timeoutMs) {
-            Waits.until(timeoutMs, () -> messages().size() >= count);
-            return messages();
-        }
-
-        public synchronized String output() {
-            return String.join("\n", output);
-        }
-
-        @Override
-        public void close() {
-            ProcessGuard.stop(process, 2_000);
-        }
-
-        private void read() {
-            try (BufferedReader in = new BufferedReader(
-                    new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = in.readLine()) != null) {
-                    synchronized (this) {
-                        output.add(line);
-                        if (line.startsWith("MSG ")) {
-                            messages.add(line.substring(4));
-                        } else if (line.equals("Client " + clientId + " received SUBACK")) {
-                            subscribed = true;
-                        }
-                    }
-                }
-            } catch (IOException e) {
-                // stopped
-            }
-        }
+    /** mosquitto logs "{@code <id> <qos> <filter>}" as it adds a subscription (client ids are never reused). */
+    @Override
+    public boolean awaitSubscription(String clientId, String filter, long timeoutMs) {
+        Pattern line = Mosquitto.subscriptionLine(clientId, filter);
+        return Waits.until(timeoutMs, () -> line.matcher(log()).find());
     }
 
     private synchronized void startProcess() {

@@ -68,6 +68,15 @@ public class TestClient extends MqttClient {
         return this;
     }
 
+    /** Sets each option {@code NAME=VALUE} of {@code args} from index {@code from} on (child JVM command lines). */
+    public TestClient optionAssignments(String[] args, int from) throws EWException {
+        for (int i = from; i < args.length; i++) {
+            int eq = args[i].indexOf('=');
+            setOption(args[i].substring(0, eq), args[i].substring(eq + 1));
+        }
+        return this;
+    }
+
     /** Sets several options: name, value, name, value... */
     public TestClient options(String... namesAndValues) throws EWException {
         for (int i = 0; i < namesAndValues.length; i += 2) {

@@ -1,7 +1,12 @@
 package org.etkmqtt.reliability;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
 import org.etkmqtt.MqttClient;
 import org.etkmqtt.MqttMessage;
+import org.etkmqtt.harness.ChildJvm;
 import org.etkmqtt.harness.TestClient;
 
 /**
@@ -24,6 +29,18 @@ public final class StoreChildMain {
     private StoreChildMain() {
     }
 
+    /**
+     * Starts this class in a child JVM ({@link ChildJvm}):
+     * {@code host port clientId mode count topic options...}.
+     */
+    public static ChildJvm start(String host, int port, String clientId, String mode, int count, String topic,
+            String... options) {
+        List<String> args = new ArrayList<>(Arrays.asList(host, Integer.toString(port), clientId, mode,
+                Integer.toString(count), topic));
+        args.addAll(Arrays.asList(options));
+        return ChildJvm.startMain(StoreChildMain.class, args);
+    }
+
     public static void main(String[] args) throws Exception {
         String host = args[0];
         String port = args[1];
@@ -33,10 +50,7 @@ public final class StoreChildMain {
         String topic = args[5];
         TestClient client = new TestClient(clientId, host);
         client.setOption("PORT", port);
-        for (int i = 6; i < args.length; i++) {
-            int eq = args[i].indexOf('=');
-            client.setOption(args[i].substring(0, eq), args[i].substring(eq + 1));
-        }
+        client.optionAssignments(args, 6);
         client.connect();
         if (mode.equals("publish")) {
             for (int i = 0; i < count; i++) {

@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests in `tests/`.
+
+pub mod mosquitto;
