@@ -82,7 +82,7 @@ pub(crate) struct Shared {
     pub subscriptions: Mutex<Subscriptions>,
     /// Messages accepted by `publish` and not yet done (QoS 0 written,
     /// QoS 1 acknowledged, QoS 2 completed).
-    queued: Mutex<usize>,
+    queued: Mutex<Queue>,
     queue_space: Condvar,
     queue_limit: AtomicUsize,
     publish_wait_millis: AtomicU64,
@@ -164,52 +164,58 @@ impl Shared {
 
     /// Marks `count` queued messages as done and wakes waiting publishers.
     pub fn complete(&self, count: usize) {
-        let mut queued = lock(&self.queued);
-        *queued = queued.saturating_sub(count);
-        drop(queued);
-        self.queue_space.notify_all();
+        let mut queue = lock(&self.queued);
+        queue.queued = queue.queued.saturating_sub(count);
+        // Waking costs a syscall per acknowledgement even with nobody
+        // waiting, so wake only waiting publishers, and only once there is
+        // room for a batch: they then publish an eighth of the queue in one go.
+        let limit = self.queue_limit.load(Ordering::Relaxed);
+        let room_for_a_batch = queue.queued <= limit.saturating_sub((limit / 8).max(1));
+        let wake = queue.waiting > 0 && (room_for_a_batch || queue.queued == 0);
+        drop(queue);
+        if wake {
+            self.queue_space.notify_all();
+        }
     }
 
     pub fn queued(&self) -> usize {
-        *lock(&self.queued)
+        lock(&self.queued).queued
     }
 
     /// Counts messages queued without a reservation (recovered from disk).
     fn add_queued(&self, count: usize) {
-        *lock(&self.queued) += count;
+        lock(&self.queued).queued += count;
     }
 
-    /// Takes a queue slot for one message. When the queue is full: while
-    /// connected, waits for the broker's acknowledgements (at most
-    /// CONNECTTIMEOUT; never on the event thread, whose callbacks the I/O
-    /// thread may be waiting for); otherwise fails with `QueueFull`.
     fn reserve(&self) -> Result<(), Error> {
         let limit = self.queue_limit.load(Ordering::Relaxed);
         let wait = Duration::from_millis(self.publish_wait_millis.load(Ordering::Relaxed));
         let may_wait = self.event_thread.get() != Some(&thread::current().id());
         let deadline = Instant::now() + wait;
-        let mut queued = lock(&self.queued);
+        let mut queue = lock(&self.queued);
         loop {
             if self.closing() {
                 return Err(Error::Closed);
             }
-            if *queued < limit {
-                *queued += 1;
+            if queue.queued < limit {
+                queue.queued += 1;
                 return Ok(());
             }
             let now = Instant::now();
             if !may_wait || now >= deadline || self.status() != ConnectionStatus::Connected {
                 return Err(Error::QueueFull {
-                    queued: *queued,
+                    queued: queue.queued,
                     limit,
                     offline: OFFLINE_QUEUE_LIMIT,
                 });
             }
-            queued = self
+            queue.waiting += 1;
+            queue = self
                 .queue_space
-                .wait_timeout(queued, deadline - now)
+                .wait_timeout(queue, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            queue.waiting -= 1;
         }
     }
 
@@ -228,6 +234,13 @@ impl Shared {
             }
         }
     }
+}
+
+/// The count behind `getQueuedCount()` and the publishers waiting for room.
+#[derive(Debug, Default)]
+struct Queue {
+    queued: usize,
+    waiting: usize,
 }
 
 /// What only `connect` and `close` touch.
@@ -266,7 +279,7 @@ impl Client {
             last_error: Mutex::new(None),
             inbound: Mutex::new(VecDeque::new()),
             subscriptions: Mutex::new(Subscriptions::default()),
-            queued: Mutex::new(0),
+            queued: Mutex::new(Queue::default()),
             queue_space: Condvar::new(),
             queue_limit: AtomicUsize::new(queue_limit(&options)),
             publish_wait_millis: AtomicU64::new(millis(options.connect_timeout)),
