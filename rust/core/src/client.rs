@@ -7,8 +7,6 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
-
-use crate::tagjson::{self, TagValue};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -23,6 +21,7 @@ use crate::log::{log, Logger};
 use crate::options::Options;
 use crate::status::ConnectionStatus;
 use crate::store::{Store, StoreError, StoredMessage};
+use crate::tagjson::{self, TagValue};
 use crate::topic::{validate_filter, validate_topic};
 
 /// Messages that may wait beyond MAXINFLIGHT while the broker is away.
@@ -187,6 +186,10 @@ impl Shared {
         lock(&self.queued).queued += count;
     }
 
+    /// Takes a queue slot for one message. When the queue is full: while
+    /// connected, waits for the broker's acknowledgements (at most
+    /// CONNECTTIMEOUT; never on the event thread, whose callbacks the I/O
+    /// thread may be waiting for); otherwise fails with `QueueFull`.
     fn reserve(&self) -> Result<(), Error> {
         let limit = self.queue_limit.load(Ordering::Relaxed);
         let wait = Duration::from_millis(self.publish_wait_millis.load(Ordering::Relaxed));

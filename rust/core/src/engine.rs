@@ -25,7 +25,7 @@ use crate::error::{ConnAckRefusal, ConnectError};
 use crate::log::log;
 use crate::options::Options;
 use crate::status::ConnectionStatus;
-use crate::transport::{Security, Transport};
+use crate::transport::{is_reset, Security, Transport};
 
 pub(crate) const WAKER: Token = Token(0);
 const SOCKET: Token = Token(1);
@@ -357,7 +357,7 @@ impl Engine {
                     quick_ack(transport.socket_mut());
                     self.wait(deadline, "waiting for CONNACK from", target)?;
                 }
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                Err(e) if is_reset(&e) => {
                     return Err(Stop::Failed(ConnectError::ClosedBeforeConnAck {
                         hint: closed_hint(&self.options),
                     }))
@@ -405,7 +405,7 @@ impl Engine {
             return stop;
         }
         loop {
-            match self.session_step(transport) {
+            match self.session_step(transport, Duration::MAX) {
                 Ok(()) => {}
                 Err(Stop::Closed) => return self.drain(transport),
                 Err(stop) => return stop,
@@ -430,27 +430,21 @@ impl Engine {
                 );
                 break;
             }
-            let step = self
-                .take_commands(true)
-                .and_then(|()| {
-                    if self.socket_readable && !self.reading_paused {
-                        self.read_available(transport)
-                    } else {
-                        Ok(())
-                    }
-                })
-                .and_then(|()| self.send_pending(transport))
-                .and_then(|()| {
-                    self.poll_once(Some((deadline - now).min(Duration::from_millis(50))))
-                });
-            if step.is_err() {
+            if self.session_step(transport, deadline - now).is_err() {
                 break;
             }
         }
         Stop::Closed
     }
 
-    fn session_step(&mut self, transport: &mut dyn Transport) -> Result<(), Stop> {
+    /// One turn of a session: commands, incoming packets, outgoing
+    /// messages, keep-alive, then sleep until the socket, a command or a
+    /// timer wants us, but at most `max_wait`.
+    fn session_step(
+        &mut self,
+        transport: &mut dyn Transport,
+        max_wait: Duration,
+    ) -> Result<(), Stop> {
         self.take_commands(true)?;
         if self.socket_readable && !self.reading_paused {
             self.read_available(transport)?;
@@ -461,7 +455,7 @@ impl Engine {
             // Keep-alive may have queued a PINGREQ.
             self.flush(transport)?;
         }
-        self.poll_once(Some(timeout))?;
+        self.poll_once(Some(timeout.min(max_wait)))?;
         Ok(())
     }
 
@@ -789,12 +783,6 @@ impl Engine {
 
     /// Writes serialized packets to the transport until done or it would block.
     fn flush(&mut self, transport: &mut dyn Transport) -> Result<(), Stop> {
-        let lost = |e: io::Error, t: &dyn Transport| {
-            Stop::Failed(match t.explain(&e) {
-                ConnectError::ConnectionLost(reason) => ConnectError::ConnectionLost(reason),
-                other => other,
-            })
-        };
         while !self.tx.is_empty() {
             match transport.write(&self.tx) {
                 Ok(0) => {
@@ -808,11 +796,13 @@ impl Engine {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(lost(e, transport)),
+                Err(e) => return Err(Stop::Failed(transport.explain(&e))),
             }
         }
         match transport.flush() {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(lost(e, transport)),
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
+                Err(Stop::Failed(transport.explain(&e)))
+            }
             _ => Ok(()),
         }
     }
@@ -845,14 +835,7 @@ impl Engine {
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(Stop::Failed(match transport.explain(&e) {
-                        ConnectError::ConnectionLost(reason) => {
-                            ConnectError::ConnectionLost(reason)
-                        }
-                        other => other,
-                    }))
-                }
+                Err(e) => return Err(Stop::Failed(transport.explain(&e))),
             }
         }
         self.handle_incoming()

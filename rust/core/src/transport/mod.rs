@@ -43,6 +43,18 @@ pub trait Transport: Send {
     }
 }
 
+/// True for the ways a socket ends abruptly: a plain MQTT listener answers
+/// a TLS ClientHello by resetting the connection, which the TLS transports
+/// report as "closed during the TLS handshake".
+pub(crate) fn is_reset(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
 /// How to secure a connection, prepared from the options once per attempt so
 /// that files fixed by the user are picked up on the next try.
 pub(crate) enum Security {

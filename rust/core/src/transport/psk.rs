@@ -399,11 +399,10 @@ impl Diagnosis {
             return ConnectError::HandshakeEof { port };
         }
         if let Some(io) = err.io_error() {
-            return match io.kind() {
-                io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe => ConnectError::HandshakeEof { port },
-                _ => ConnectError::ConnectionLost(io.to_string()),
+            return if super::is_reset(io) {
+                ConnectError::HandshakeEof { port }
+            } else {
+                ConnectError::ConnectionLost(io.to_string())
             };
         }
         let Some(stack) = err.ssl_error() else {

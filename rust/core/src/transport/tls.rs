@@ -16,7 +16,7 @@ use rustls::{
     RootCertStore, SignatureScheme,
 };
 
-use super::Transport;
+use super::{is_reset, Transport};
 use crate::error::ConnectError;
 use crate::options::{Options, TlsVersion};
 use crate::secret::Secret;
@@ -330,16 +330,6 @@ fn plain_name(name: &str) -> String {
 fn utc_time(time: UnixTime) -> String {
     let millis = i64::try_from(time.as_secs()).unwrap_or(i64::MAX / 1000) * 1000;
     format!("{} UTC", crate::tagjson::format_time(millis, 0))
-}
-
-/// A plain MQTT listener answers a ClientHello by resetting the connection.
-fn is_reset(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-    )
 }
 
 fn display(path: &Path) -> String {
