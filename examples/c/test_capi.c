@@ -607,6 +607,68 @@ static void qos0_1_2_round_trip_through_own_subscription(void) {
     etkmqtt_client_free(client);
 }
 
+static void publish_tags_sends_tag_json_and_refuses_bad_tags(void) {
+    etkmqtt_tag tags[5];
+    etkmqtt_message *message;
+    const char *expected =
+        "[{\"tag\":\"Temperature\",\"value\":21.5,\"time\":\"2024-01-02 03:04:05\"},"
+        "{\"tag\":\"Count\",\"value\":9007199254740993,\"time\":\"2024-01-02 03:04:05\"},"
+        "{\"tag\":\"Running\",\"value\":true,\"time\":\"2024-01-02 03:04:05\"},"
+        "{\"tag\":\"Mode\",\"value\":\"auto\",\"time\":\"2024-01-02 03:04:05\"},"
+        "{\"tag\":\"Spare\",\"value\":null,\"time\":\"2024-01-02 03:04:05\"}]";
+    const uint8_t *payload;
+    size_t len = 0;
+    etkmqtt_client *client = new_client("tags", broker_port);
+    CHECK(client != NULL);
+    memset(tags, 0, sizeof tags);
+    tags[0].name = "Temperature";
+    tags[0].kind = ETKMQTT_TAG_NUMBER;
+    tags[0].number = 21.5;
+    tags[1].name = "Count";
+    tags[1].kind = ETKMQTT_TAG_INTEGER;
+    tags[1].integer = 9007199254740993LL; /* 2^53 + 1: exact, not rounded */
+    tags[2].name = "Running";
+    tags[2].kind = ETKMQTT_TAG_BOOL;
+    tags[2].boolean = true;
+    tags[3].name = "Mode";
+    tags[3].kind = ETKMQTT_TAG_TEXT;
+    tags[3].text = "auto";
+    tags[4].name = "Spare";
+    tags[4].kind = ETKMQTT_TAG_NULL;
+    CHECK_RESULT(etkmqtt_client_connect(client), ETKMQTT_OK);
+    WAIT_FOR(etkmqtt_client_status(client) == ETKMQTT_STATUS_CONNECTED, WAIT_MS);
+    CHECK_RESULT(etkmqtt_client_subscribe(client, topic("tags"), 1), ETKMQTT_OK);
+    /* 2024-01-02T03:04:05.006Z */
+    CHECK_RESULT(etkmqtt_client_publish_tags(client, topic("tags"), tags, 5,
+                                             1704164645006LL, 1, false),
+                 ETKMQTT_OK);
+    message = next_message(client);
+    CHECK(message != NULL);
+    payload = etkmqtt_message_payload(message, &len);
+    if (len != strlen(expected) || memcmp(payload, expected, len) != 0) {
+        fprintf(stderr, "    got %.*s\n", (int)len, (const char *)payload);
+        etkmqtt_message_free(message);
+        CHECK(0);
+    }
+    etkmqtt_message_free(message);
+
+    tags[1].kind = 99;
+    CHECK_RESULT(etkmqtt_client_publish_tags(client, topic("tags"), tags, 5, 0,
+                                             1, false),
+                 ETKMQTT_INVALID_ARGUMENT);
+    CHECK_CONTAINS(call_error(client), "tags[1].kind is 99");
+    tags[1].kind = ETKMQTT_TAG_TEXT;
+    tags[1].text = NULL;
+    CHECK_RESULT(etkmqtt_client_publish_tags(client, topic("tags"), tags, 5, 0,
+                                             1, false),
+                 ETKMQTT_NULL_ARGUMENT);
+    CHECK_CONTAINS(call_error(client), "tags[1].text");
+    CHECK_RESULT(etkmqtt_client_publish_tags(client, topic("tags"), NULL, 2, 0,
+                                             1, false),
+                 ETKMQTT_NULL_ARGUMENT);
+    etkmqtt_client_free(client);
+}
+
 static void retained_message_arrives_flagged_retained(void) {
     etkmqtt_client *client = new_client("retained", broker_port);
     etkmqtt_message *message;
@@ -867,6 +929,7 @@ int main(void) {
     RUN(invalid_topic_or_qos_returns_invalid_argument);
     RUN(connect_reaches_status_connected_and_locks_configuration);
     RUN(qos0_1_2_round_trip_through_own_subscription);
+    RUN(publish_tags_sends_tag_json_and_refuses_bad_tags);
     RUN(retained_message_arrives_flagged_retained);
     RUN(unsubscribe_stops_delivery);
     RUN(offline_publish_is_delivered_after_connect);

@@ -57,9 +57,35 @@
 #define ETKMQTT_EVENT_MESSAGE 0
 
 /**
- * Event code: the status changed; read it with `etkmqtt_client_status`.
+ * Event code: the status changed, or a failure was recorded (read
+ * `etkmqtt_client_status` and `etkmqtt_client_last_error`).
  */
 #define ETKMQTT_EVENT_STATUS 1
+
+/**
+ * `etkmqtt_tag.kind`: the tag has no value (JSON null).
+ */
+#define ETKMQTT_TAG_NULL 0
+
+/**
+ * `etkmqtt_tag.kind`: an integer, written exactly (`integer`).
+ */
+#define ETKMQTT_TAG_INTEGER 1
+
+/**
+ * `etkmqtt_tag.kind`: a number (`number`; NaN and infinities become null).
+ */
+#define ETKMQTT_TAG_NUMBER 2
+
+/**
+ * `etkmqtt_tag.kind`: true or false (`boolean`).
+ */
+#define ETKMQTT_TAG_BOOL 3
+
+/**
+ * `etkmqtt_tag.kind`: text (`text`, NUL-terminated UTF-8).
+ */
+#define ETKMQTT_TAG_TEXT 4
 
 /**
  * What a call did. `ETKMQTT_OK` is 0; every other value is a reason the call
@@ -135,6 +161,12 @@ enum etkmqtt_result
    * `etkmqtt_client_last_call_error`.
    */
   ETKMQTT_OTHER_ERROR = 12,
+  /**
+   * The client stopped after an internal error of etkmqtt (a bug: please
+   * report it; `etkmqtt_client_last_error` says what): close and free it,
+   * and create a new one.
+   */
+  ETKMQTT_STOPPED = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -161,12 +193,30 @@ typedef struct etkmqtt_message etkmqtt_message;
  * Called on the client's event thread with the `user_data` given to
  * `etkmqtt_client_set_event_callback` and an event code
  * (`ETKMQTT_EVENT_MESSAGE` or `ETKMQTT_EVENT_STATUS`). Calls never overlap.
- * The callback may call any function on the client, including
+ * A status event follows every status change and every failure that sets
+ * `etkmqtt_client_last_error` (which then already returns it). The
+ * callback may call any function on the client, including
  * `etkmqtt_client_close`, but not `etkmqtt_client_free`. A publish from the
  * callback does not wait for queue space: it fails with ETKMQTT_QUEUE_FULL
  * at once.
  */
 typedef void (*etkmqtt_event_callback)(void *user_data, int event);
+
+/**
+ * One tag reading: its name and a value of the type `kind` says (one of
+ * the ETKMQTT_TAG_* constants); the other value fields are ignored.
+ */
+typedef struct etkmqtt_tag {
+  /**
+   * The tag name, NUL-terminated UTF-8.
+   */
+  const char *name;
+  uint32_t kind;
+  int64_t integer;
+  double number;
+  bool boolean;
+  const char *text;
+} etkmqtt_tag;
 
 #ifdef __cplusplus
 extern "C" {
@@ -298,8 +348,11 @@ etkmqtt_result etkmqtt_client_unsubscribe(struct etkmqtt_client *client, const c
 /**
  * Takes the oldest received message: `*out` holds it (free it with
  * `etkmqtt_message_free`) and the result is ETKMQTT_OK; with none waiting,
- * `*out` is NULL and the result is ETKMQTT_NO_MESSAGE. Messages stay
- * readable after close.
+ * `*out` is NULL and the result is ETKMQTT_NO_MESSAGE. A QoS 1/2 message
+ * is acknowledged to the broker when taken here, not when it arrived.
+ * After close it fails with ETKMQTT_CLOSED: a broker that keeps the
+ * session (CLEANSESSION 0) delivers unread messages again to the next
+ * client with this id.
  *
  * # Safety
  * `client` is NULL or a live client; `out` is NULL or writable.
@@ -457,6 +510,31 @@ void etkmqtt_message_free(struct etkmqtt_message *message);
  * use `etkmqtt_client_last_call_error`.
  */
 const char *etkmqtt_result_describe(uint32_t result);
+
+/**
+ * Publishes `count` tag readings from `tags` to `topic` as Flexy tag JSON
+ * (`[{"tag":"Temperature","value":21.5,"time":"2024-01-01T12:00:00.000Z"}, ...]`),
+ * all stamped with `epoch_millis` (ms since 1970-01-01 UTC) shifted by
+ * TAGTIMEOFFSET, with QoS 0, 1 or 2; queued like `etkmqtt_client_publish`.
+ *
+ * Fails with ETKMQTT_NULL_ARGUMENT (`topic`, `tags` with a non-zero
+ * `count`, a name, or a text value is NULL), ETKMQTT_INVALID_UTF8,
+ * ETKMQTT_INVALID_ARGUMENT (an unknown `kind`, a time outside the years
+ * 0000-9999, and what `etkmqtt_client_publish` refuses), ETKMQTT_QUEUE_FULL,
+ * ETKMQTT_CLOSED, ETKMQTT_STORE_ERROR.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `topic` is NULL or a NUL-terminated
+ * string; `tags` is NULL or readable for `count` elements whose `name`
+ * and (for ETKMQTT_TAG_TEXT) `text` are NULL or NUL-terminated strings.
+ */
+etkmqtt_result etkmqtt_client_publish_tags(struct etkmqtt_client *client,
+                                           const char *topic,
+                                           const struct etkmqtt_tag *tags,
+                                           size_t count,
+                                           int64_t epoch_millis,
+                                           int qos,
+                                           bool retain);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -2,10 +2,10 @@
 //! ([`guard`]), C arguments are checked and converted ([`str_arg`]), and
 //! rejected calls leave their text on the client ([`client_call`]).
 
-use std::any::Any;
 use std::ffi::{c_char, c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use etkmqtt_core::boundary::panic_message;
 use etkmqtt_core::Error;
 
 use crate::client::etkmqtt_client;
@@ -118,25 +118,11 @@ pub(crate) unsafe fn client_call(
         let error = match catch_unwind(AssertUnwindSafe(|| body(client))) {
             Ok(Ok(code)) => return code,
             Ok(Err(error)) => error,
-            Err(panic) => CallError::new(
-                ETKMQTT_PANIC,
-                format!(
-                    "etkmqtt internal error (please report it): {}",
-                    panic_text(panic.as_ref())
-                ),
-            ),
+            Err(panic) => CallError::new(ETKMQTT_PANIC, panic_message(panic.as_ref())),
         };
         client.record_call_error(error.text);
         error.code
     })
-}
-
-fn panic_text(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("unknown panic")
 }
 
 /// A C string argument as `&str`: NULL gives `ETKMQTT_NULL_ARGUMENT`, bytes

@@ -8,12 +8,12 @@
 //! `etkmqtt_client_status` and the event callback.
 
 use std::ffi::{c_char, c_int, c_void};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use etkmqtt_core::Client;
 
 use crate::boundary::{client_call, copy_text, guard, str_arg, CallError, Outcome};
-use crate::events::{etkmqtt_event_callback, EventSlot, SlotSink};
+use crate::events::{etkmqtt_event_callback, CallbackSink};
 use crate::message::etkmqtt_message;
 use crate::result::etkmqtt_result::{self, *};
 
@@ -34,21 +34,19 @@ pub const ETKMQTT_STATUS_CONNECTED: c_int = 5;
 #[allow(non_camel_case_types)]
 pub struct etkmqtt_client {
     engine: Client,
-    events: Arc<EventSlot>,
     last_call_error: Mutex<Option<String>>,
 }
 
 impl etkmqtt_client {
+    pub(crate) fn engine(&self) -> &Client {
+        &self.engine
+    }
+
     pub(crate) fn record_call_error(&self, text: String) {
         *self
             .last_call_error
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(text);
-    }
-
-    fn close(&self) {
-        self.engine.close();
-        self.events.shut();
     }
 }
 
@@ -86,11 +84,8 @@ pub unsafe extern "C" fn etkmqtt_client_new(
         let created = (|| -> Result<etkmqtt_client, CallError> {
             // SAFETY: the caller guarantees NULL or NUL-terminated strings.
             let (id, host) = unsafe { (str_arg(id, "client id")?, str_arg(host, "host")?) };
-            let events = Arc::new(EventSlot::new());
-            let engine = Client::new(id, host, Box::new(SlotSink(events.clone())))?;
             Ok(etkmqtt_client {
-                engine,
-                events,
+                engine: Client::new(id, host)?,
                 last_call_error: Mutex::new(None),
             })
         })();
@@ -158,13 +153,10 @@ pub unsafe extern "C" fn etkmqtt_client_set_event_callback(
     user_data: *mut c_void,
 ) -> etkmqtt_result {
     let call = |client: &etkmqtt_client| -> Outcome {
-        client.events.set(callback, user_data).map_err(|code| {
-            let text = match code {
-                ETKMQTT_CLOSED => "the client is closed",
-                _ => "the event callback cannot be set after connect(); set it before connecting",
-            };
-            CallError::new(code, text)
-        })?;
+        let sink = callback.map(|function| {
+            Box::new(CallbackSink::new(function, user_data)) as Box<dyn etkmqtt_core::EventSink>
+        });
+        client.engine.set_event_sink(sink)?;
         Ok(ETKMQTT_OK)
     };
     // SAFETY: the caller guarantees NULL or a live client.
@@ -187,7 +179,7 @@ pub unsafe extern "C" fn etkmqtt_client_set_event_callback(
 #[no_mangle]
 pub unsafe extern "C" fn etkmqtt_client_connect(client: *mut etkmqtt_client) -> etkmqtt_result {
     let call = |client: &etkmqtt_client| -> Outcome {
-        client.events.connect(|| client.engine.connect())?;
+        client.engine.connect()?;
         Ok(ETKMQTT_OK)
     };
     // SAFETY: the caller guarantees NULL or a live client.
@@ -283,8 +275,11 @@ pub unsafe extern "C" fn etkmqtt_client_unsubscribe(
 
 /// Takes the oldest received message: `*out` holds it (free it with
 /// `etkmqtt_message_free`) and the result is ETKMQTT_OK; with none waiting,
-/// `*out` is NULL and the result is ETKMQTT_NO_MESSAGE. Messages stay
-/// readable after close.
+/// `*out` is NULL and the result is ETKMQTT_NO_MESSAGE. A QoS 1/2 message
+/// is acknowledged to the broker when taken here, not when it arrived.
+/// After close it fails with ETKMQTT_CLOSED: a broker that keeps the
+/// session (CLEANSESSION 0) delivers unread messages again to the next
+/// client with this id.
 ///
 /// # Safety
 /// `client` is NULL or a live client; `out` is NULL or writable.
@@ -300,7 +295,7 @@ pub unsafe extern "C" fn etkmqtt_client_read_message(
         }
         let message = client
             .engine
-            .read_message()
+            .read_message()?
             .map(|message| Box::into_raw(Box::new(etkmqtt_message::new(message))));
         // SAFETY: not NULL, and the caller guarantees it is writable.
         unsafe { out.write(message.unwrap_or(std::ptr::null_mut())) };
@@ -440,7 +435,7 @@ pub unsafe extern "C" fn etkmqtt_client_close(client: *mut etkmqtt_client) {
     guard(|| {
         // SAFETY: the caller guarantees NULL or a live client.
         if let Some(client) = unsafe { client.as_ref() } {
-            client.close();
+            client.engine.close();
         }
     })
 }
@@ -462,7 +457,7 @@ pub unsafe extern "C" fn etkmqtt_client_free(client: *mut etkmqtt_client) {
         // etkmqtt_client_new; the caller frees each once, with no other call
         // on it running.
         let client = unsafe { Box::from_raw(client) };
-        client.close();
+        client.engine.close();
         drop(client);
     })
 }

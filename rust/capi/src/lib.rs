@@ -12,6 +12,7 @@
 //! - [`events`]: the event callback, called on the client's event thread.
 //! - [`message`]: `etkmqtt_message_*`, a received message.
 //! - [`result`]: `etkmqtt_result`, the codes every fallible call returns.
+//! - [`tags`]: `etkmqtt_client_publish_tags`, tag readings as tag JSON.
 #![deny(clippy::unwrap_used)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -21,11 +22,13 @@ pub mod client;
 pub mod events;
 pub mod message;
 pub mod result;
+pub mod tags;
 
 pub use client::etkmqtt_client;
 pub use events::etkmqtt_event_callback;
 pub use message::etkmqtt_message;
 pub use result::etkmqtt_result;
+pub use tags::etkmqtt_tag;
 
 use std::ffi::c_char;
 

@@ -3,6 +3,8 @@
 
 use std::ffi::{c_char, CStr};
 
+use etkmqtt_core::boundary::ErrorKind;
+#[cfg(test)]
 use etkmqtt_core::store::StoreError;
 use etkmqtt_core::Error;
 
@@ -53,12 +55,16 @@ pub enum etkmqtt_result {
     /// A rejection that this version of the C API does not classify; see
     /// `etkmqtt_client_last_call_error`.
     ETKMQTT_OTHER_ERROR = 12,
+    /// The client stopped after an internal error of etkmqtt (a bug: please
+    /// report it; `etkmqtt_client_last_error` says what): close and free it,
+    /// and create a new one.
+    ETKMQTT_STOPPED = 13,
 }
 
 use etkmqtt_result::*;
 
 /// Every code, in value order (for `from_code` and the tests).
-const ALL: [etkmqtt_result; 13] = [
+const ALL: [etkmqtt_result; 14] = [
     ETKMQTT_OK,
     ETKMQTT_NULL_ARGUMENT,
     ETKMQTT_INVALID_UTF8,
@@ -72,6 +78,7 @@ const ALL: [etkmqtt_result; 13] = [
     ETKMQTT_STORE_ERROR,
     ETKMQTT_SYSTEM_ERROR,
     ETKMQTT_OTHER_ERROR,
+    ETKMQTT_STOPPED,
 ];
 
 impl etkmqtt_result {
@@ -99,28 +106,23 @@ impl etkmqtt_result {
             ETKMQTT_STORE_ERROR => c"the message store failed",
             ETKMQTT_SYSTEM_ERROR => c"the system refused a resource (thread)",
             ETKMQTT_OTHER_ERROR => c"the call was rejected (see last_call_error)",
+            ETKMQTT_STOPPED => c"the client stopped after an internal error (please report it)",
         }
     }
 }
 
 impl From<&Error> for etkmqtt_result {
-    /// The one mapping from the engine's errors to result codes.
+    /// The engine's kind of rejection as a result code (the core defines
+    /// the kinds once for both bindings).
     fn from(error: &Error) -> etkmqtt_result {
-        match error {
-            Error::UnknownOption { .. }
-            | Error::InvalidOption { .. }
-            | Error::ConflictingOptions(_)
-            | Error::InvalidTopic(_)
-            | Error::InvalidTopicFilter(_)
-            | Error::InvalidQos(_)
-            | Error::InvalidClientId(_)
-            | Error::InvalidHost(_)
-            | Error::TagJson(_) => ETKMQTT_INVALID_ARGUMENT,
-            Error::QueueFull { .. } | Error::Store(StoreError::Full { .. }) => ETKMQTT_QUEUE_FULL,
-            Error::Store(_) => ETKMQTT_STORE_ERROR,
-            Error::OptionAfterConnect { .. } | Error::AlreadyConnected => ETKMQTT_ALREADY_CONNECTED,
-            Error::Closed => ETKMQTT_CLOSED,
-            Error::Thread { .. } => ETKMQTT_SYSTEM_ERROR,
+        match error.kind() {
+            ErrorKind::InvalidArgument => ETKMQTT_INVALID_ARGUMENT,
+            ErrorKind::QueueFull => ETKMQTT_QUEUE_FULL,
+            ErrorKind::Closed => ETKMQTT_CLOSED,
+            ErrorKind::AlreadyConnected => ETKMQTT_ALREADY_CONNECTED,
+            ErrorKind::Store => ETKMQTT_STORE_ERROR,
+            ErrorKind::System => ETKMQTT_SYSTEM_ERROR,
+            ErrorKind::Stopped => ETKMQTT_STOPPED,
             _ => ETKMQTT_OTHER_ERROR,
         }
     }
@@ -173,7 +175,7 @@ mod tests {
 
     #[test]
     fn describe_never_returns_null_even_for_unknown_codes() {
-        for code in [0, 5, 12, 13, u32::MAX] {
+        for code in [0, 5, 12, 13, 14, u32::MAX] {
             let text = etkmqtt_result_describe(code);
             assert!(!text.is_null());
         }

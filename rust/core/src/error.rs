@@ -36,6 +36,16 @@ pub enum Error {
     #[error("invalid host: {0}")]
     InvalidHost(String),
 
+    /// A string from the caller that is not text (a Java string with a lone
+    /// surrogate): refused rather than changed.
+    #[error("invalid string: {0}")]
+    InvalidString(String),
+
+    /// A file or setting that connect() checks (CAFILE, CERTFILE, KEYFILE,
+    /// PSK) cannot be used; the text says which and why.
+    #[error(transparent)]
+    Configuration(ConnectError),
+
     #[error("offline queue full: {queued} messages are waiting to be sent (limit {limit}: MAXINFLIGHT plus {offline} queued); the message was not accepted")]
     QueueFull {
         queued: usize,
@@ -57,6 +67,9 @@ pub enum Error {
 
     #[error("could not start the client's {what} thread: {reason}")]
     Thread { what: &'static str, reason: String },
+
+    #[error("the client stopped after an internal error ({0}); close it and create a new one")]
+    Stopped(String),
 }
 
 /// Why a connection attempt failed or a connection ended.
@@ -144,6 +157,9 @@ pub enum ConnectError {
 
     #[error("protocol error: {0}")]
     Protocol(String),
+
+    #[error("protocol error: {0}")]
+    ProtocolViolation(#[from] crate::session::ProtocolViolation),
 
     #[error("connection lost: {0}")]
     ConnectionLost(String),

@@ -11,14 +11,18 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+pub mod boundary;
 pub mod client;
 mod engine;
 pub mod error;
+pub mod events;
 pub mod log;
 pub mod message;
 pub mod options;
+pub mod plugin;
 mod secret;
 pub mod session;
+mod shared;
 pub mod status;
 pub mod store;
 pub mod tagjson;
@@ -30,7 +34,9 @@ pub mod transport;
 #[path = "../tests/support/mosquitto.rs"]
 mod test_broker;
 
-pub use client::{Client, Event, EventSink, Message};
+pub use client::Client;
 pub use error::{ConnectError, Error};
+pub use events::{Event, EventSink};
+pub use message::Message;
 pub use options::Options;
 pub use status::ConnectionStatus;

@@ -14,6 +14,16 @@ pub struct Message {
 }
 
 impl Message {
+    pub(crate) fn to_publish(&self) -> Publish {
+        let mut publish = Publish::from_bytes(
+            self.topic.clone(),
+            qos_from_u8(self.qos),
+            self.payload.clone(),
+        );
+        publish.retain = self.retain;
+        publish
+    }
+
     pub(crate) fn from_publish(publish: &Publish) -> Message {
         Message {
             topic: publish.topic.clone(),
@@ -36,5 +46,14 @@ pub struct Outgoing {
 impl Outgoing {
     pub fn new(publish: Publish, record: Option<u64>) -> Outgoing {
         Outgoing { publish, record }
+    }
+}
+
+/// The QoS of a stored or configured message (0, 1, or anything else: 2).
+pub(crate) fn qos_from_u8(qos: u8) -> rumqttc::QoS {
+    match qos {
+        0 => rumqttc::QoS::AtMostOnce,
+        1 => rumqttc::QoS::AtLeastOnce,
+        _ => rumqttc::QoS::ExactlyOnce,
     }
 }

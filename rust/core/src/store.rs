@@ -62,7 +62,7 @@ const SEGMENT_TARGET_BYTES: u64 = 1024 * 1024;
 const COMPACT_MIN_DEAD_BYTES: u64 = 1024 * 1024;
 
 /// With [`SyncPolicy::Batch`], data is forced to the medium at most this often.
-const BATCH_SYNC_INTERVAL: Duration = Duration::from_millis(100);
+pub const BATCH_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
 const MAGIC: u8 = 0xE1;
 const TYPE_MESSAGE: u8 = 1;

@@ -8,16 +8,10 @@ mod support;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use etkmqtt_core::{Client, ConnectionStatus, Event, EventSink, Message};
+use etkmqtt_core::{Client, ConnectionStatus, Message};
 use support::mosquitto::{Mosquitto, IDENTITY, KEY_HEX, WRONG_KEY_HEX};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-struct IgnoreEvents;
-
-impl EventSink for IgnoreEvents {
-    fn deliver(&mut self, _event: Event) {}
-}
 
 /// A client closed on drop, so a failing test leaves no thread retrying.
 struct TestClient(Client);
@@ -35,7 +29,7 @@ fn psk_client(
     key_hex: &str,
     extra: &[(&str, &str)],
 ) -> TestClient {
-    let client = Client::new(id, "127.0.0.1", Box::new(IgnoreEvents)).expect("new client");
+    let client = Client::new(id, "127.0.0.1").expect("new client");
     let port = port.to_string();
     let options = [
         ("PORT", port.as_str()),
@@ -84,7 +78,12 @@ fn first_error(client: &TestClient) -> String {
 
 fn wait_message(client: &TestClient, topic: &str) -> Message {
     wait_until(&format!("a message on {topic}"), || {
-        client.0.read_message().filter(|m| m.topic == topic)
+        client
+            .0
+            .read_message()
+            .ok()
+            .flatten()
+            .filter(|m| m.topic == topic)
     })
 }
 

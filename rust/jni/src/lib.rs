@@ -3,23 +3,35 @@
 //!
 //! Each entry point is thin: convert the arguments, call the engine, convert
 //! the error once ([`throw`]). A panic never crosses into the JVM: it is
-//! caught at the boundary and becomes an `IllegalStateException`.
+//! caught at the boundary and becomes an `IllegalStateException` with the
+//! core's panic text. Clients live in the core's handle table
+//! ([`etkmqtt_core::boundary::Handles`]): Java holds a number, never a
+//! pointer, so a closed or freed client is an error, not a crash.
 #![deny(clippy::unwrap_used)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
+mod strings;
 mod tagjson;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
+use etkmqtt_core::boundary::{panic_message, Handles};
 use etkmqtt_core::{Client, Event, EventSink};
 use jni::objects::{GlobalRef, JByteArray, JClass, JMethodID, JObject, JString, JValue};
 use jni::signature::{Primitive, ReturnType};
 use jni::sys::{jboolean, jint, jlong, jobject, jstring, jvalue, JNI_TRUE};
 use jni::{JNIEnv, JavaVM};
 
+use strings::java_string as string;
+
 const EW_EXCEPTION: &str = "org/etkmqtt/EWException";
 const INTERNAL_ERROR: &str = "java/lang/IllegalStateException";
+
+/// Every client a Java `MqttClient` holds, by its handle.
+static CLIENTS: Handles<Client> = Handles::new();
 
 /// Everything an entry point can fail with; [`throw`] maps each to one Java
 /// exception.
@@ -72,45 +84,20 @@ fn boundary<'local, T>(
             fallback
         }
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
             if !env.exception_check().unwrap_or(false) {
-                let _ = env.throw_new(
-                    INTERNAL_ERROR,
-                    format!("etkmqtt internal error (please report it): {message}"),
-                );
+                let _ = env.throw_new(INTERNAL_ERROR, panic_message(panic.as_ref()));
             }
             fallback
         }
     }
 }
 
-/// The client behind a handle. Java's `MqttClient` guarantees the handle is
-/// one returned by `create` and not yet passed to `free` (it counts active
-/// calls and frees only when none is running).
-fn client<'a>(handle: jlong) -> BridgeResult<&'a Client> {
-    if handle == 0 {
-        return Err(BridgeError::Engine("the client is closed".to_owned()));
-    }
-    // SAFETY: non-zero handles come from `Box::into_raw` in `create` and stay
-    // valid until `free`, which MqttClient calls only after every other call
-    // on the handle has returned.
-    Ok(unsafe { &*(handle as *const Client) })
-}
-
-/// Reads a `String` parameter of a native method.
-fn string(env: &mut JNIEnv<'_>, value: &JString<'_>, what: &str) -> BridgeResult<String> {
-    if value.is_null() {
-        return Err(BridgeError::Engine(format!("{what} must not be null")));
-    }
-    // SAFETY: every caller passes a parameter declared `String` in the
-    // native method's Java signature, so the JVM guarantees its type.
-    // (The checked `get_string` looks the class up by name on every call
-    // and leaks two local references each time.)
-    Ok(unsafe { env.get_string_unchecked(value) }?.into())
+/// The client behind a handle: one from `create` that `free` has not
+/// removed. A call keeps it alive even if `free` runs meanwhile.
+fn client(handle: jlong) -> BridgeResult<Arc<Client>> {
+    CLIENTS
+        .get(handle)
+        .ok_or_else(|| BridgeError::from(etkmqtt_core::Error::Closed))
 }
 
 /// Calls `callMqttEvent(int)` on the Java client from the event thread.
@@ -161,12 +148,8 @@ impl JavaSink {
 
 impl EventSink for JavaSink {
     fn deliver(&mut self, event: Event) {
-        let code = match event {
-            Event::MessageArrived => 0,
-            Event::StatusChanged(_) => 1,
-        };
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.call(code)));
-        if !matches!(outcome, Ok(Ok(()))) {
+        let code = event.code();
+        if self.call(code).is_err() {
             eprintln!("etkmqtt: could not deliver event {code} to callMqttEvent");
         }
     }
@@ -202,8 +185,9 @@ pub extern "system" fn Java_org_etkmqtt_NativeClient_create<'local>(
         let mqtt_id = string(env, &mqtt_id, "mqttId")?;
         let host = string(env, &host, "host")?;
         let sink = JavaSink::new(env, &target)?;
-        let client = Client::new(&mqtt_id, &host, Box::new(sink))?;
-        Ok(Box::into_raw(Box::new(client)) as jlong)
+        let client = Client::new(&mqtt_id, &host)?;
+        client.set_event_sink(Some(Box::new(sink)))?;
+        Ok(CLIENTS.insert(client))
     })
 }
 
@@ -310,7 +294,7 @@ pub extern "system" fn Java_org_etkmqtt_NativeClient_readMessage<'local>(
     handle: jlong,
 ) -> jobject {
     boundary(&mut env, std::ptr::null_mut(), |env| {
-        let Some(message) = client(handle)?.read_message() else {
+        let Some(message) = client(handle)?.read_message()? else {
             return Ok(std::ptr::null_mut());
         };
         let class = message_class(env)?;
@@ -376,12 +360,8 @@ pub extern "system" fn Java_org_etkmqtt_NativeClient_free<'local>(
     handle: jlong,
 ) {
     boundary(&mut env, (), |_| {
-        if handle != 0 {
-            // SAFETY: the handle came from `Box::into_raw` in `create`;
-            // MqttClient calls `free` once, after close() and after every
-            // other call on it has returned.
-            drop(unsafe { Box::from_raw(handle as *mut Client) });
-        }
+        // The client closes once the last call holding it returns.
+        CLIENTS.remove(handle);
         Ok(())
     })
 }

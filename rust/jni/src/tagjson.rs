@@ -108,9 +108,9 @@ fn java_tags(
                 },
             )));
         }
-        // SAFETY: `names` is a String[] parameter, so its elements are Strings
-        // (the JVM checks array stores), and `name` is not null.
-        tag_names.push(String::from(unsafe { env.get_string_unchecked(&name) }?));
+        // `names` is a String[] parameter: its elements are Strings (the JVM
+        // checks array stores).
+        tag_names.push(string(env, &name, &format!("tag name {index}"))?);
         env.delete_local_ref(name)?;
         let value = env.get_object_array_element(values, index)?;
         tag_values.push(java_value(env, classes, &value, index)?);
@@ -146,10 +146,11 @@ fn java_value(
     }
     if env.is_instance_of(value, as_class(&classes.string))? {
         let text = <&JString>::from(value);
-        // SAFETY: `value` was just checked to be a String.
-        return Ok(TagValue::Text(
-            unsafe { env.get_string_unchecked(text) }?.into(),
-        ));
+        return Ok(TagValue::Text(string(
+            env,
+            text,
+            &format!("tag value {index}"),
+        )?));
     }
     let class = env.get_object_class(value)?;
     let class_name: String = {
@@ -222,24 +223,23 @@ fn java_tag_value<'local>(
     classes: &ValueClasses,
     value: &TagValue,
 ) -> BridgeResult<JObject<'local>> {
-    // SAFETY (both constructors): the method ids are Double(D) and
-    // Boolean(Z) of the classes passed, with one argument of that type.
+    let double = |env: &mut JNIEnv<'local>, number: f64| {
+        // SAFETY: `double_new` is Double(D) of `double_class`, called with
+        // one double.
+        unsafe {
+            env.new_object_unchecked(
+                as_class(&classes.double_class),
+                classes.double_new,
+                &[JValue::Double(number).as_jni()],
+            )
+        }
+    };
     Ok(match value {
         TagValue::Null => JObject::null(),
-        TagValue::Integer(integer) => unsafe {
-            env.new_object_unchecked(
-                as_class(&classes.double_class),
-                classes.double_new,
-                &[JValue::Double(*integer as f64).as_jni()],
-            )
-        }?,
-        TagValue::Number(number) => unsafe {
-            env.new_object_unchecked(
-                as_class(&classes.double_class),
-                classes.double_new,
-                &[JValue::Double(*number).as_jni()],
-            )
-        }?,
+        TagValue::Integer(integer) => double(env, *integer as f64)?,
+        TagValue::Number(number) => double(env, *number)?,
+        // SAFETY: `boolean_new` is Boolean(Z) of `boolean`, called with one
+        // boolean.
         TagValue::Bool(flag) => unsafe {
             env.new_object_unchecked(
                 as_class(&classes.boolean),

@@ -10,9 +10,12 @@ package org.etkmqtt;
  * one thread per client that the library owns, one at a time; calling any
  * method of this client from inside the callback is allowed.
  *
- * <p>A client holds native threads and memory until {@link #close()} is
- * called (Java 1.4 has no Cleaner, and finalizers are not used: a connected
- * client is running, like a {@link Thread}, until closed).
+ * <p>A client holds native threads until {@link #close()} is called: a
+ * connected client is running, like a {@link Thread}, until closed. The
+ * library refers to it by a number, never a pointer, so a call on a closed
+ * client is an {@link EWException}, never a crash; the little native memory
+ * a closed client keeps (its status and last error) is freed when the
+ * garbage collector finalizes it.
  */
 public abstract class MqttClient {
     /** Event code passed to {@link #callMqttEvent(int)}: a message arrived. */
@@ -31,15 +34,10 @@ public abstract class MqttClient {
     /** Status: connected to the broker. */
     public static final int STATUS_CONNECTED = 5;
 
-    private final Object lock = new Object();
     private final String mqttId;
     private final String host;
-    /** Native handle; valid until close() has finished waiting for active calls. */
-    private long handle;
-    /** Native calls in progress; close() frees the handle only when none is. */
-    private int activeCalls;
-    private boolean closing;
-    private String lastErrorAtClose;
+    /** The library's number for this client. */
+    private final long handle;
 
     /**
      * Creates a client. Nothing is sent until {@link #connect()}.
@@ -80,12 +78,7 @@ public abstract class MqttClient {
         if (value == null) {
             throw new EWException("setOption: value of option " + name + " must not be null");
         }
-        long h = enter();
-        try {
-            NativeClient.setOption(h, name, value);
-        } finally {
-            exit();
-        }
+        NativeClient.setOption(handle, name, value);
     }
 
     /**
@@ -97,12 +90,7 @@ public abstract class MqttClient {
      *         says how), when already connected, or when closed
      */
     public void connect() throws EWException {
-        long h = enter();
-        try {
-            NativeClient.connect(h);
-        } finally {
-            exit();
-        }
+        NativeClient.connect(handle);
     }
 
     /**
@@ -115,17 +103,7 @@ public abstract class MqttClient {
      *         compatibility with the Flexy API
      */
     public int getStatus() throws EWException {
-        synchronized (lock) {
-            if (closing) {
-                return STATUS_DISCONNECTED;
-            }
-            activeCalls++;
-        }
-        try {
-            return NativeClient.status(handle);
-        } finally {
-            exit();
-        }
+        return NativeClient.status(handle);
     }
 
     /**
@@ -136,17 +114,7 @@ public abstract class MqttClient {
      * @return {@code null} until something fails; then the latest cause
      */
     public String getLastError() {
-        synchronized (lock) {
-            if (closing) {
-                return lastErrorAtClose;
-            }
-            activeCalls++;
-        }
-        try {
-            return NativeClient.lastError(handle);
-        } finally {
-            exit();
-        }
+        return NativeClient.lastError(handle);
     }
 
     /**
@@ -158,28 +126,21 @@ public abstract class MqttClient {
      * @throws EWException when closed
      */
     public int getQueuedCount() throws EWException {
-        long h = enter();
-        try {
-            return NativeClient.queuedCount(h);
-        } finally {
-            exit();
-        }
+        return NativeClient.queuedCount(handle);
     }
 
     /**
-     * Counts the messages the client dropped to make room (only with a
-     * bounded store whose policy drops the oldest; never otherwise).
+     * Counts the messages the client gave up: dropped to make room (a full
+     * store with STOREFULL dropoldest), or set aside because the broker
+     * refused one three times in a row ({@link #getLastError()} names its
+     * topic). Right after {@link #publish} returns, queued plus dropped
+     * accounts for every accepted message not yet delivered.
      *
      * @return messages dropped since the client was created
      * @throws EWException when closed
      */
     public long getDroppedCount() throws EWException {
-        long h = enter();
-        try {
-            return NativeClient.droppedCount(h);
-        } finally {
-            exit();
-        }
+        return NativeClient.droppedCount(handle);
     }
 
     /**
@@ -195,12 +156,7 @@ public abstract class MqttClient {
         if (topicFilter == null) {
             throw new EWException("subscribe: topic filter must not be null");
         }
-        long h = enter();
-        try {
-            NativeClient.subscribe(h, topicFilter, qos);
-        } finally {
-            exit();
-        }
+        NativeClient.subscribe(handle, topicFilter, qos);
     }
 
     /**
@@ -213,29 +169,20 @@ public abstract class MqttClient {
         if (topicFilter == null) {
             throw new EWException("unsubscribe: topic filter must not be null");
         }
-        long h = enter();
-        try {
-            NativeClient.unsubscribe(h, topicFilter);
-        } finally {
-            exit();
-        }
+        NativeClient.unsubscribe(handle, topicFilter);
     }
 
     /**
-     * Takes the oldest received message that has not been read yet.
+     * Takes the oldest received message that has not been read yet. A QoS 1
+     * or 2 message is acknowledged to the broker now, not when it arrived:
+     * with CLEANSESSION 0 the broker delivers again what was never taken.
      *
      * @return the message, or a message whose topic is {@code null} when none
      *         is waiting
      * @throws EWException when closed
      */
     public MqttMessage readMessage() throws EWException {
-        long h = enter();
-        MqttMessage message;
-        try {
-            message = NativeClient.readMessage(h);
-        } finally {
-            exit();
-        }
+        MqttMessage message = NativeClient.readMessage(handle);
         return message != null ? message : new MqttMessage(null, (byte[]) null);
     }
 
@@ -257,12 +204,7 @@ public abstract class MqttClient {
         if (msg.getTopic() == null) {
             throw new EWException("publish: topic must not be null");
         }
-        long h = enter();
-        try {
-            NativeClient.publish(h, msg.getTopic(), msg.getPayload(), qos, retain);
-        } finally {
-            exit();
-        }
+        NativeClient.publish(handle, msg.getTopic(), msg.getPayload(), qos, retain);
     }
 
     /**
@@ -285,12 +227,7 @@ public abstract class MqttClient {
             throw new EWException("publishTags: topic must not be null");
         }
         TagJson.checkArrays(names, values);
-        long h = enter();
-        try {
-            NativeClient.publishTags(h, topic, names, values, epochMillis, qos, retain);
-        } finally {
-            exit();
-        }
+        NativeClient.publishTags(handle, topic, names, values, epochMillis, qos, retain);
     }
 
     /**
@@ -304,38 +241,27 @@ public abstract class MqttClient {
      * {@link #getLastError()}. May be called from {@link #callMqttEvent(int)}.
      */
     public void close() {
-        long h;
-        synchronized (lock) {
-            if (closing) {
-                return;
-            }
-            closing = true;
-            h = handle;
-        }
-        // Stops the threads and wakes calls blocked in native code, which then
-        // return; only then is it safe to free the handle.
-        NativeClient.close(h);
-        boolean interrupted = false;
-        synchronized (lock) {
-            while (activeCalls > 0) {
-                try {
-                    lock.wait();
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            lastErrorAtClose = NativeClient.lastError(h);
-            handle = 0;
-        }
-        NativeClient.free(h);
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+        NativeClient.close(handle);
+    }
+
+    /**
+     * Frees the library's record of this client (status, last error). Only a
+     * closed client can be finalized: an open one is held by its own event
+     * thread.
+     */
+    protected void finalize() throws Throwable {
+        try {
+            NativeClient.free(handle);
+        } finally {
+            super.finalize();
         }
     }
 
     /**
      * Called by the library on its event thread: {@link #MQTT_STATUS_EVENT}
-     * after every status change, {@link #MQTT_MESSAGE_EVENT} once per received
+     * after every status change and after every failure that sets
+     * {@link #getLastError()} (which it then already returns),
+     * {@link #MQTT_MESSAGE_EVENT} once per received
      * message. Never called twice at once for one client. An exception thrown
      * here is printed to stderr and does not stop the client.
      *
@@ -350,24 +276,5 @@ public abstract class MqttClient {
      */
     public String toString() {
         return "MqttClient[id=" + mqttId + ", host=" + host + "]";
-    }
-
-    private long enter() throws EWException {
-        synchronized (lock) {
-            if (closing) {
-                throw new EWException("the client is closed (client '" + mqttId + "')");
-            }
-            activeCalls++;
-            return handle;
-        }
-    }
-
-    private void exit() {
-        synchronized (lock) {
-            activeCalls--;
-            if (activeCalls == 0 && closing) {
-                lock.notifyAll();
-            }
-        }
     }
 }

@@ -567,10 +567,11 @@ impl Session {
 
     /// Writes packets into `out` until it holds `limit` bytes or nothing
     /// more may go now: acknowledgements and pings first, then
-    /// session-scoped messages, then messages to re-send (in their original
-    /// order), then (un)subscriptions and new messages while the window has
-    /// room; `more` is asked for further messages once `pending` is empty
-    /// (a plugin's queue). Nothing is written while offline.
+    /// (un)subscriptions (the restore of all subscriptions first after a
+    /// connect), then session-scoped messages, then messages to re-send (in
+    /// their original order), then new messages while the window has room;
+    /// `more` is asked for further messages once `pending` is empty (a
+    /// plugin's queue). Nothing is written while offline.
     pub fn poll_transmit(
         &mut self,
         now: Instant,
@@ -584,14 +585,6 @@ impl Session {
         let start = out.len();
         while out.len() < limit {
             if let Some(packet) = self.control.pop_front() {
-                write(&packet, out);
-                continue;
-            }
-            if let Some(publish) = self.first.pop_front() {
-                self.send_new(Outgoing::new(publish, None), Owner::SCOPED_PLUGIN, out);
-                continue;
-            }
-            if let Some(packet) = self.window.next_resend() {
                 write(&packet, out);
                 continue;
             }
@@ -618,6 +611,14 @@ impl Session {
                     write(&packet, out);
                     continue;
                 }
+            }
+            if let Some(publish) = self.first.pop_front() {
+                self.send_new(Outgoing::new(publish, None), Owner::SCOPED_PLUGIN, out);
+                continue;
+            }
+            if let Some(packet) = self.window.next_resend() {
+                write(&packet, out);
+                continue;
             }
             if !self.window_has_room() {
                 break;
