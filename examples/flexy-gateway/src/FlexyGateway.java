@@ -18,7 +18,11 @@ import org.etkmqtt.TagValue;
  * java ... FlexyGateway --host broker.example --cafile ca.pem [--certfile c.pem --keyfile k.pem]
  * </pre>
  *
- * Java 1.4 source, as the Flexy requires.
+ * Java 1.4 source, as the Flexy requires. For the gateway, the jar and the
+ * native library are laid out as docs/flexy-deploy.md section 4 says; the
+ * arguments are a desktop convenience (whether the Flexy's jvmrun passes
+ * any is not documented, section 5.1), so a gateway build reads them from a
+ * file in /usr instead.
  */
 public final class FlexyGateway extends MqttClient {
     private final TagSource tags;

@@ -104,7 +104,8 @@ public class EwonitfDesktopCompatTest {
         }
         assertTrue(compatClasses.toString(), compatClasses.containsAll(Arrays.asList(
                 "com/ewon/ewonitf/MqttClient.class", "com/ewon/ewonitf/MqttMessage.class",
-                "com/ewon/ewonitf/EWException.class")));
+                "com/ewon/ewonitf/EWException.class", "com/ewon/ewonitf/TagControl.class",
+                "com/ewon/ewonitf/SysControlBlock.class")));
     }
 
     /** ecj -source 1.4 with only the compat jar on the class path: the app needs nothing of org.etkmqtt. */
