@@ -11,7 +11,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{fence, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
 use mio::{Events, Interest, Poll, Token};
@@ -25,7 +25,7 @@ use crate::error::{ConnAckRefusal, ConnectError};
 use crate::log::log;
 use crate::options::Options;
 use crate::status::ConnectionStatus;
-use crate::transport::{is_reset, Security, Transport};
+use crate::transport::{is_reset, Connector, Transport};
 
 pub(crate) const WAKER: Token = Token(0);
 const SOCKET: Token = Token(1);
@@ -83,6 +83,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 enum Stop {
     Closed,
     Failed(ConnectError),
+    /// The SAS token nears its expiry (80 % of SASTTL): reconnect at once
+    /// with a new one.
+    Renew,
 }
 
 impl From<ConnectError> for Stop {
@@ -174,7 +177,7 @@ impl Engine {
                     self.backoff = self.options.reconnect_min;
                     self.shared.set_status(ConnectionStatus::Connected);
                     let stop = self.serve(transport.as_mut());
-                    if let Stop::Closed = stop {
+                    if let Stop::Closed | Stop::Renew = stop {
                         self.disconnect(transport.as_mut());
                     }
                     self.end_session(transport.as_mut());
@@ -184,6 +187,11 @@ impl Engine {
             };
             match stop {
                 Stop::Closed => break,
+                Stop::Renew => log!(
+                    self.shared.log,
+                    Info,
+                    "reconnecting with a new SharedAccessSignature before the current one expires"
+                ),
                 Stop::Failed(error) => {
                     self.shared.set_error(&error);
                     // Not connected from this moment, not after the wait.
@@ -201,10 +209,12 @@ impl Engine {
     /// by CONNECTTIMEOUT; interrupted by close.
     fn connect(&mut self) -> Result<Box<dyn Transport>, Stop> {
         let deadline = Instant::now() + self.options.connect_timeout;
-        let security = Security::from_options(&self.options)?;
+        let connector = Connector::from_options(&self.options)?;
         let host = self.shared.host.clone();
         let port = self.options.port();
-        let addresses = resolve(&host, port)?;
+        let (tcp_host, tcp_port) = connector.tcp_target(&host, port);
+        let tcp_host = tcp_host.to_owned();
+        let addresses = resolve(&tcp_host, tcp_port).map_err(|e| connector.tcp_error(e))?;
         let mut socket = None;
         let mut first_error = None;
         for address in addresses {
@@ -214,23 +224,23 @@ impl Engine {
                     socket = Some(connected);
                     break;
                 }
-                Err(Stop::Closed) => return Err(Stop::Closed),
                 Err(Stop::Failed(error)) => {
-                    first_error.get_or_insert(error);
+                    first_error.get_or_insert(connector.tcp_error(error));
                 }
+                Err(stop) => return Err(stop),
             }
         }
         let socket = match (socket, first_error) {
             (Some(socket), _) => socket,
             (None, Some(error)) => return Err(Stop::Failed(error)),
             (None, None) => {
-                return Err(Stop::Failed(ConnectError::Dns {
-                    host,
+                return Err(Stop::Failed(connector.tcp_error(ConnectError::Dns {
+                    host: tcp_host,
                     reason: "no address found".to_owned(),
-                }))
+                })))
             }
         };
-        let mut transport = security.wrap(socket, &host, port)?;
+        let mut transport = connector.wrap(socket, &host, port)?;
         let target = format!("{host}:{port}");
         let result = self.open_session(transport.as_mut(), deadline, &target);
         match result {
@@ -296,12 +306,12 @@ impl Engine {
     ) -> Result<(), Stop> {
         while !transport.handshake()? {
             quick_ack(transport.socket_mut());
-            self.wait(deadline, "in the TLS handshake with", target)?;
+            self.wait(deadline, transport.phase(), target)?;
         }
         quick_ack(transport.socket_mut());
         self.rx.clear();
         self.tx.clear();
-        self.write_packet(&Packet::Connect(self.connect_packet()))?;
+        self.write_packet(&Packet::Connect(self.connect_packet()?))?;
         // The CONNECT holds the password: wipe the serialized copy once sent.
         while !self.tx.is_empty() || transport.wants_write() {
             match self.flush(transport) {
@@ -331,7 +341,14 @@ impl Engine {
                             self.start_session(connack.session_present);
                             Ok(())
                         }
-                        code => Err(Stop::Failed(ConnectError::ConnAckRefused(refusal(code)))),
+                        code => {
+                            let refusal = refusal(code);
+                            Err(Stop::Failed(
+                                self.options
+                                    .explain_login_refusal(refusal, SystemTime::now())
+                                    .unwrap_or(ConnectError::ConnAckRefused(refusal)),
+                            ))
+                        }
                     };
                 }
                 Ok(other) => {
@@ -367,23 +384,24 @@ impl Engine {
         }
     }
 
-    fn connect_packet(&self) -> rumqttc::Connect {
+    fn connect_packet(&self) -> Result<rumqttc::Connect, ConnectError> {
         let mut connect = rumqttc::Connect::new(self.shared.client_id.clone());
         connect.keep_alive = u16::try_from(self.options.keep_alive.as_secs()).unwrap_or(u16::MAX);
         connect.clean_session = self.options.clean_session;
         connect.last_will = self.options.will().map(|will| {
             LastWill::new(will.topic, will.payload, qos_from_u8(will.qos), will.retain)
         });
-        if let Some(username) = &self.options.username {
-            let password = self
-                .options
-                .password
-                .as_ref()
-                .map(|p| String::from_utf8_lossy(p.expose()).into_owned())
-                .unwrap_or_default();
-            connect.login = Some(Login::new(username.clone(), password));
+        // Made at each attempt: a SAS token is valid from now.
+        let login = self.options.credentials(
+            &self.shared.client_id,
+            &self.shared.host,
+            SystemTime::now(),
+        )?;
+        if let Some((username, password)) = login {
+            let password = String::from_utf8_lossy(password.expose()).into_owned();
+            connect.login = Some(Login::new(username, password));
         }
-        connect
+        Ok(connect)
     }
 
     /// Prepares the state for a new session: clean or resumed.
@@ -404,8 +422,19 @@ impl Engine {
         if let Err(stop) = self.restore_subscriptions() {
             return stop;
         }
+        let renew_at = self
+            .options
+            .session_lifetime()
+            .map(|lifetime| Instant::now() + lifetime);
         loop {
-            match self.session_step(transport, Duration::MAX) {
+            let max_wait = match renew_at {
+                Some(at) => match at.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return Stop::Renew,
+                },
+                None => Duration::MAX,
+            };
+            match self.session_step(transport, max_wait) {
                 Ok(()) => {}
                 Err(Stop::Closed) => return self.drain(transport),
                 Err(stop) => return stop,
@@ -1045,7 +1074,10 @@ fn refusal(code: ConnectReturnCode) -> ConnAckRefusal {
 
 /// What a broker that hangs up on CONNECT most likely means.
 fn closed_hint(options: &Options) -> &'static str {
-    if options.uses_tls() {
+    if options.uses_tls() && options.alpn.is_empty() && !options.websocket && options.port() == 443
+    {
+        " (on port 443 AWS IoT Core needs ALPN x-amzn-mqtt-ca; otherwise the broker may refuse this client id or configuration: see the broker's log)"
+    } else if options.uses_tls() {
         " (the broker may refuse this client id or configuration: see the broker's log)"
     } else {
         " (is this port a TLS listener? then set CAFILE, or PSK and PSK-IDENTITY)"

@@ -12,10 +12,12 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod client;
+mod encoding;
 mod engine;
 pub mod error;
 pub mod log;
 pub mod options;
+mod sas;
 mod secret;
 pub mod status;
 pub mod store;
