@@ -525,7 +525,11 @@ impl Transport for ProxiedTransport {
 
     fn phase(&self) -> &'static str {
         match &self.state {
-            State::Negotiating { .. } | State::Moving => "in the proxy negotiation for",
+            State::Negotiating { handshake, .. } => match handshake.proxy.kind {
+                ProxyKind::Http => "in the HTTP CONNECT negotiation with the proxy for",
+                ProxyKind::Socks5 => "in the SOCKS5 negotiation with the proxy for",
+            },
+            State::Moving => "in the proxy negotiation for",
             State::Tunnel(inner) => inner.phase(),
         }
     }

@@ -1076,6 +1076,66 @@ mod tests {
         assert!(text.contains("set TLSVERSION tlsv1.2"), "{text}");
     }
 
+    /// ALPN over TLS-PSK against OpenSSL's `s_server -alpn`: the offered
+    /// protocol is selected; a list without it is refused with alert 120,
+    /// which names the list.
+    #[test]
+    fn alpn_is_offered_and_required_over_tls_psk() {
+        for (offered, accepted) in [("x-amzn-mqtt-ca", true), ("mqtt", false)] {
+            let port = free_port();
+            let mut server = Command::new("openssl")
+                .args([
+                    "s_server",
+                    "-accept",
+                    &format!("127.0.0.1:{port}"),
+                    "-nocert",
+                ])
+                .args([
+                    "-psk",
+                    KEY_HEX,
+                    "-psk_identity",
+                    IDENTITY,
+                    "-psk_hint",
+                    "hint",
+                ])
+                .args(["-no_tls1_3", "-alpn", "x-amzn-mqtt-ca", "-naccept", "1"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("run openssl s_server");
+            let stdout = server.stdout.take().expect("s_server stdout");
+            let ready = io::BufRead::lines(io::BufReader::new(stdout))
+                .map_while(Result::ok)
+                .any(|line| line == "ACCEPT");
+            assert!(ready, "openssl s_server did not start");
+            let connector = default_connector(TlsVersion::Tls12).with_alpn(&[offered.to_owned()]);
+            let result = handshake(&connector, port);
+            let _ = server.kill();
+            let _ = server.wait();
+            match result {
+                Ok(session) => {
+                    assert!(accepted, "{offered} was accepted");
+                    assert_eq!(
+                        session.transport.stream.ssl().selected_alpn_protocol(),
+                        Some(&b"x-amzn-mqtt-ca"[..])
+                    );
+                }
+                Err(error) => {
+                    assert!(!accepted, "{offered}: {error}");
+                    assert_eq!(
+                        error,
+                        ConnectError::NoAlpnProtocol {
+                            offered: "mqtt".to_owned(),
+                            alert: true
+                        },
+                        "{error}"
+                    );
+                }
+            }
+        }
+    }
+
     /// Prints the handshake time per suite (no assertion on time: it
     /// depends on the machine). Each single-suite list must get that suite.
     #[test]
