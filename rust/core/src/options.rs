@@ -839,4 +839,100 @@ mod tests {
             ("dead/gw1", &b"offline"[..], 1, true)
         );
     }
+
+    #[test]
+    fn cloud_options_that_need_each_other_are_named() {
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (
+                &[("ALPN", "x-amzn-mqtt-ca")],
+                "ALPN is set but neither CAFILE nor PSK is",
+            ),
+            (
+                &[("WSPATH", "/ws")],
+                "WSPATH is set but TRANSPORT is not websocket",
+            ),
+            (
+                &[("SASKEY", "AAECAw=="), ("USERNAME", "u"), ("PASSWORD", "p")],
+                "SASKEY and PASSWORD are both set",
+            ),
+            (&[("SASTTL", "600")], "SASTTL is set but SASKEY is not"),
+        ];
+        for (settings, words) in cases {
+            let mut options = Options::default();
+            for (name, value) in settings {
+                set(&mut options, name, value).expect(name);
+            }
+            let text = options.validate().expect_err(words).to_string();
+            assert!(text.contains(words), "{text}");
+        }
+        for (name, value, words) in [
+            ("TRANSPORT", "ws", "\"websocket\""),
+            ("SASTTL", "30", "(60-31536000)"),
+            ("SASTTL", "31536001", "(60-31536000)"),
+        ] {
+            let text = Options::default()
+                .set(name, value)
+                .expect_err(name)
+                .to_string();
+            assert!(text.contains(words), "{text}");
+        }
+    }
+
+    #[test]
+    fn websocket_port_defaults_to_80_or_443_with_tls() {
+        let mut options = Options::default();
+        set(&mut options, "TRANSPORT", "WebSocket").expect("transport");
+        assert_eq!((options.port(), options.ws_path()), (80, "/mqtt"));
+        set(&mut options, "CAFILE", "/tmp/ca.pem").expect("cafile");
+        assert_eq!(options.port(), 443);
+        set(&mut options, "TRANSPORT", "tcp").expect("transport");
+        assert_eq!(options.port(), 8883);
+    }
+
+    #[test]
+    fn credentials_are_username_and_password_without_saskey() {
+        let mut options = Options::default();
+        let now = SystemTime::now();
+        assert!(options.credentials("gw", "h", now).expect("none").is_none());
+        set(&mut options, "USERNAME", "user").expect("user");
+        set(&mut options, "PASSWORD", "pw").expect("pw");
+        let (user, password) = options
+            .credentials("gw", "h", now)
+            .expect("ok")
+            .expect("some");
+        assert_eq!((user.as_str(), password.expose()), ("user", &b"pw"[..]));
+        assert_eq!(options.session_lifetime(), None);
+    }
+
+    #[test]
+    fn saskey_makes_the_login_and_a_session_lifetime_of_80_percent() {
+        let mut options = Options::default();
+        set(&mut options, "SASKEY", "AAECAw==").expect("key");
+        assert_eq!(options.session_lifetime(), Some(Duration::from_secs(2880)));
+        set(&mut options, "SASTTL", "60").expect("ttl");
+        assert_eq!(options.session_lifetime(), Some(Duration::from_secs(48)));
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let (user, token) = options
+            .credentials("gw1", "hub.azure-devices.net", now)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(user, "hub.azure-devices.net/gw1/?api-version=2021-04-12");
+        let token = String::from_utf8(token.expose().to_vec()).expect("utf-8");
+        assert!(
+            token
+                .starts_with("SharedAccessSignature sr=hub.azure-devices.net%2Fdevices%2Fgw1&sig="),
+            "{token}"
+        );
+        assert!(token.ends_with("&se=1700000060"), "{token}");
+        assert!(
+            !format!("{options:?}").contains("AAECAw"),
+            "the key leaks into Debug"
+        );
+        assert!(options
+            .explain_login_refusal(ConnAckRefusal::NotAuthorized, now)
+            .is_some());
+        assert!(options
+            .explain_login_refusal(ConnAckRefusal::IdentifierRejected, now)
+            .is_none());
+    }
 }
