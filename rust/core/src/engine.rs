@@ -1093,6 +1093,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn closed_hint_names_alpn_for_tls_on_port_443_without_it() {
+        let mut options = Options::default();
+        for (name, value) in [("CAFILE", "/tmp/ca.pem"), ("PORT", "443")] {
+            options.set(name, value).expect(name);
+        }
+        assert!(
+            closed_hint(&options).contains("on port 443 AWS IoT Core needs ALPN x-amzn-mqtt-ca")
+        );
+        options.set("ALPN", "x-amzn-mqtt-ca").expect("alpn");
+        assert!(!closed_hint(&options).contains("ALPN"));
+    }
+
+    #[test]
     fn every_refusing_connack_code_maps_to_its_refusal_with_a_key_phrase() {
         let cases = [
             (
