@@ -28,7 +28,7 @@ use crate::status::ConnectionStatus;
 use crate::store::{Store, StoredMessage};
 use crate::tagjson::{self, TagValue};
 use crate::topic::{validate_filter, validate_topic};
-use crate::transport::Security;
+use crate::transport::Connector;
 
 /// What only configuration, `connect` and `close` touch.
 struct Control {
@@ -161,7 +161,7 @@ impl Client {
         options.validate()?;
         // Files are read here, so that a missing or unusable one is the
         // caller's error, not a reconnect loop.
-        let security = Security::from_options(options).map_err(Error::Configuration)?;
+        let connector = Connector::from_options(options).map_err(Error::Configuration)?;
         self.open_store(&control)?;
         let thread_error = |what: &'static str| {
             move |e: std::io::Error| Error::Thread {
@@ -189,7 +189,7 @@ impl Client {
         let engine = Engine::new(
             self.shared.clone(),
             options,
-            security,
+            connector,
             poll,
             commands,
             control.plugin.take(),

@@ -155,6 +155,66 @@ pub enum ConnectError {
     #[error("broker refused the connection: {0}")]
     ConnAckRefused(ConnAckRefusal),
 
+    /// The broker refused the login made from SASKEY (CONNACK code 4 or 5).
+    /// `clock` names a system clock before 2020 as the likely cause.
+    #[error("the broker refused the SharedAccessSignature made from SASKEY (CONNACK code {code}){}", match clock {
+        Some(now) => format!(": the likely cause is the system clock, which says {now}, before 2020 — the token's expiry is counted from it, so the hub sees a token that expired long ago; set the clock (NTP) and the next attempt makes a new token"),
+        None => ": check SASKEY (the device's primary or secondary key), that the MqttId is the device id, and the hub's host name".to_owned(),
+    })]
+    SasTokenRefused { code: u8, clock: Option<String> },
+
+    #[error("SASKEY: cannot make a SharedAccessSignature: {0}")]
+    SasToken(String),
+
+    #[error("TLS: the broker accepted none of the ALPN protocols offered ({offered}){}; check ALPN (AWS IoT Core takes x-amzn-mqtt-ca on port 443 with a client certificate)", if *alert { ": it answered with TLS alert 120 (no_application_protocol)" } else { ": it chose no protocol in the handshake" })]
+    NoAlpnProtocol { offered: String, alert: bool },
+
+    #[error("cannot reach the proxy {proxy}: {reason} (check PROXY)")]
+    ProxyUnreachable { proxy: String, reason: String },
+
+    #[error("the proxy {proxy} refused to connect to {target}: {reply}{hint}")]
+    ProxyRefused {
+        proxy: String,
+        target: String,
+        /// "HTTP 403 Forbidden", or "SOCKS5 reply 2 (connection not allowed by ruleset)".
+        reply: String,
+        hint: &'static str,
+    },
+
+    #[error("the proxy {proxy} requires a user name and password ({reply}): give them in PROXY as {scheme}://user:password@host:port")]
+    ProxyAuthRequired {
+        proxy: String,
+        reply: String,
+        scheme: &'static str,
+    },
+
+    #[error("the proxy {proxy} rejected the user name and password in PROXY ({reply})")]
+    ProxyAuthRejected { proxy: String, reply: String },
+
+    #[error("the proxy {proxy} {reason}")]
+    ProxyProtocol { proxy: String, reason: String },
+
+    #[error("WebSocket: {target} refused the upgrade on WSPATH {path}: HTTP {status} {reason}{}{hint}", body.as_ref().map(|line| format!(" — {line}")).unwrap_or_default())]
+    WebSocketRefused {
+        target: String,
+        path: String,
+        status: u16,
+        reason: String,
+        /// The first line of the answer's body, if it has one.
+        body: Option<String>,
+        hint: &'static str,
+    },
+
+    #[error("WebSocket: {0}")]
+    WebSocket(String),
+
+    #[error("WebSocket: the broker closed the WebSocket ({})", match (code, reason.is_empty()) {
+        (Some(code), true) => format!("close code {code}"),
+        (Some(code), false) => format!("close code {code}: {reason}"),
+        (None, _) => "no close code".to_owned(),
+    })]
+    WebSocketClosed { code: Option<u16>, reason: String },
+
     #[error("protocol error: {0}")]
     Protocol(String),
 
@@ -184,4 +244,17 @@ pub enum ConnAckRefusal {
     BadUsernameOrPassword,
     #[error("not authorized (CONNACK code 5): this user may not connect")]
     NotAuthorized,
+}
+
+impl ConnAckRefusal {
+    /// The CONNACK return code.
+    pub fn code(self) -> u8 {
+        match self {
+            ConnAckRefusal::ProtocolVersion => 1,
+            ConnAckRefusal::IdentifierRejected => 2,
+            ConnAckRefusal::ServerUnavailable => 3,
+            ConnAckRefusal::BadUsernameOrPassword => 4,
+            ConnAckRefusal::NotAuthorized => 5,
+        }
+    }
 }

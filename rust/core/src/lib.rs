@@ -13,6 +13,7 @@
 
 pub mod boundary;
 pub mod client;
+mod encoding;
 mod engine;
 pub mod error;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod log;
 pub mod message;
 pub mod options;
 pub mod plugin;
+mod sas;
 mod secret;
 pub mod session;
 mod shared;

@@ -2,13 +2,16 @@
 //! case-insensitive, every error naming the option and the accepted values.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use crate::error::Error;
+use crate::error::{ConnAckRefusal, ConnectError, Error};
 use crate::log::LogLevel;
 use crate::secret::Secret;
 use crate::store::{FullPolicy, StoreConfig, SyncPolicy, DEFAULT_MAX_BYTES};
 use crate::topic::validate_topic;
+
+mod cloud;
+pub use cloud::{ProxyKind, ProxyOptions, DEFAULT_WS_PATH};
 
 /// The default cipher list for TLS-PSK: the fast suites first (see docs/psk.md).
 pub const DEFAULT_PSK_CIPHERS: &str =
@@ -45,7 +48,16 @@ pub const OPTION_NAMES: &[&str] = &[
     "STORESYNC",
     "STOREMAXBYTES",
     "STOREFULL",
+    "ALPN",
+    "TRANSPORT",
+    "WSPATH",
+    "PROXY",
+    "SASKEY",
+    "SASTTL",
 ];
+
+/// SASTTL when not set: one hour, as Azure's device SDKs use.
+pub const DEFAULT_SAS_TTL: Duration = Duration::from_secs(3600);
 
 /// The lowest TLS version to accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +119,14 @@ pub struct Options {
     pub store_sync: SyncPolicy,
     pub store_max_bytes: u64,
     pub store_full: FullPolicy,
+    /// ALPN: protocol names offered in the TLS handshake.
+    pub alpn: Vec<String>,
+    /// TRANSPORT websocket: MQTT in WebSocket frames.
+    pub websocket: bool,
+    ws_path: Option<String>,
+    pub proxy: Option<ProxyOptions>,
+    sas_key: Option<Secret>,
+    sas_ttl: Option<Duration>,
 }
 
 impl Default for Options {
@@ -140,6 +160,12 @@ impl Default for Options {
             store_sync: SyncPolicy::Always,
             store_max_bytes: DEFAULT_MAX_BYTES,
             store_full: FullPolicy::Reject,
+            alpn: Vec::new(),
+            websocket: false,
+            ws_path: None,
+            proxy: None,
+            sas_key: None,
+            sas_ttl: None,
         }
     }
 }
@@ -288,6 +314,41 @@ impl Options {
                     }
                 }
             }
+            "ALPN" => self.alpn = cloud::parse_alpn(value)?,
+            "TRANSPORT" => {
+                self.websocket = match value.trim().to_ascii_lowercase().as_str() {
+                    "tcp" => false,
+                    "websocket" => true,
+                    other => {
+                        return Err(invalid(
+                            "TRANSPORT",
+                            format!("'{other}' is not accepted; accepted: \"tcp\" (MQTT on TCP, TLS or TLS-PSK), \"websocket\" (MQTT in WebSocket frames; wss when CAFILE or PSK is set)"),
+                        ))
+                    }
+                }
+            }
+            "WSPATH" => {
+                self.ws_path = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(cloud::parse_ws_path(value)?)
+                }
+            }
+            "PROXY" => {
+                self.proxy = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(cloud::parse_proxy(value)?)
+                }
+            }
+            "SASKEY" => {
+                self.sas_key = if value.trim().is_empty() {
+                    None
+                } else {
+                    Some(cloud::parse_sas_key(value)?)
+                }
+            }
+            "SASTTL" => self.sas_ttl = Some(seconds("SASTTL", value, 60, 31_536_000, "a token lifetime in seconds")?),
             _ => {
                 return Err(Error::UnknownOption {
                     name: name.to_owned(),
@@ -346,6 +407,27 @@ impl Options {
                 "WILLPAYLOAD/WILLQOS/WILLRETAIN are set but WILLTOPIC is not".to_owned(),
             ));
         }
+        if !self.alpn.is_empty() && !self.uses_tls() {
+            return Err(Error::ConflictingOptions(
+                "ALPN is set but neither CAFILE nor PSK is; ALPN is offered in the TLS handshake"
+                    .to_owned(),
+            ));
+        }
+        if self.ws_path.is_some() && !self.websocket {
+            return Err(Error::ConflictingOptions(
+                "WSPATH is set but TRANSPORT is not websocket".to_owned(),
+            ));
+        }
+        if self.sas_key.is_some() && self.password.is_some() {
+            return Err(Error::ConflictingOptions(
+                "SASKEY and PASSWORD are both set; with SASKEY the password is the SharedAccessSignature made from it: unset PASSWORD".to_owned(),
+            ));
+        }
+        if self.sas_ttl.is_some() && self.sas_key.is_none() {
+            return Err(Error::ConflictingOptions(
+                "SASTTL is set but SASKEY is not; SASTTL is the lifetime of the token made from SASKEY".to_owned(),
+            ));
+        }
         if self.reconnect_min > self.reconnect_max {
             return Err(Error::ConflictingOptions(format!(
                 "RECONNECTMIN ({} s) is larger than RECONNECTMAX ({} s)",
@@ -356,10 +438,72 @@ impl Options {
         Ok(())
     }
 
-    /// The port: PORT, else 8883 with TLS or TLS-PSK, else 1883.
+    /// The port: PORT, else 8883 with TLS or TLS-PSK, else 1883; with
+    /// TRANSPORT websocket, 443 (wss) or 80 (ws) as in ws URLs.
     pub fn port(&self) -> u16 {
         self.port
-            .unwrap_or(if self.uses_tls() { 8883 } else { 1883 })
+            .unwrap_or(match (self.websocket, self.uses_tls()) {
+                (false, true) => 8883,
+                (false, false) => 1883,
+                (true, true) => 443,
+                (true, false) => 80,
+            })
+    }
+
+    /// The HTTP path of the WebSocket upgrade: WSPATH, else `/mqtt`.
+    pub fn ws_path(&self) -> &str {
+        self.ws_path.as_deref().unwrap_or(DEFAULT_WS_PATH)
+    }
+
+    /// The user name and password for CONNECT, made at each connection
+    /// attempt: with SASKEY a SharedAccessSignature for
+    /// `{host}/devices/{client_id}` valid for SASTTL from `now`, and
+    /// USERNAME defaulting to `{host}/{client_id}/?api-version=2021-04-12`;
+    /// without, USERNAME and PASSWORD as set. `None` without a user name.
+    pub fn credentials(
+        &self,
+        client_id: &str,
+        host: &str,
+        now: SystemTime,
+    ) -> Result<Option<(String, Secret)>, ConnectError> {
+        let Some(key) = &self.sas_key else {
+            return Ok(self.username.clone().map(|username| {
+                let password = self
+                    .password
+                    .clone()
+                    .unwrap_or_else(|| Secret::new(Vec::new()));
+                (username, password)
+            }));
+        };
+        let expiry = crate::sas::expiry(now, self.sas_ttl())?;
+        let token = crate::sas::token(key, &crate::sas::resource_uri(host, client_id), expiry)?;
+        let username = self
+            .username
+            .clone()
+            .unwrap_or_else(|| crate::sas::username(host, client_id));
+        Ok(Some((username, token)))
+    }
+
+    /// With SASKEY: how long a connection may last before the client
+    /// reconnects with a new token, 80 % of SASTTL (the hub closes the
+    /// connection when the token expires).
+    pub fn session_lifetime(&self) -> Option<Duration> {
+        self.sas_key.as_ref().map(|_| self.sas_ttl() * 4 / 5)
+    }
+
+    /// The words for a refused login: with SASKEY, the token and the clock
+    /// are named; `None` leaves the CONNACK refusal as it is.
+    pub fn explain_login_refusal(
+        &self,
+        refusal: ConnAckRefusal,
+        now: SystemTime,
+    ) -> Option<ConnectError> {
+        let code = refusal.code();
+        (self.sas_key.is_some() && (code == 4 || code == 5)).then(|| crate::sas::refused(code, now))
+    }
+
+    fn sas_ttl(&self) -> Duration {
+        self.sas_ttl.unwrap_or(DEFAULT_SAS_TTL)
     }
 
     /// True when certificate TLS or TLS-PSK is configured.
@@ -694,5 +838,101 @@ mod tests {
             ),
             ("dead/gw1", &b"offline"[..], 1, true)
         );
+    }
+
+    #[test]
+    fn cloud_options_that_need_each_other_are_named() {
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (
+                &[("ALPN", "x-amzn-mqtt-ca")],
+                "ALPN is set but neither CAFILE nor PSK is",
+            ),
+            (
+                &[("WSPATH", "/ws")],
+                "WSPATH is set but TRANSPORT is not websocket",
+            ),
+            (
+                &[("SASKEY", "AAECAw=="), ("USERNAME", "u"), ("PASSWORD", "p")],
+                "SASKEY and PASSWORD are both set",
+            ),
+            (&[("SASTTL", "600")], "SASTTL is set but SASKEY is not"),
+        ];
+        for (settings, words) in cases {
+            let mut options = Options::default();
+            for (name, value) in settings {
+                set(&mut options, name, value).expect(name);
+            }
+            let text = options.validate().expect_err(words).to_string();
+            assert!(text.contains(words), "{text}");
+        }
+        for (name, value, words) in [
+            ("TRANSPORT", "ws", "\"websocket\""),
+            ("SASTTL", "30", "(60-31536000)"),
+            ("SASTTL", "31536001", "(60-31536000)"),
+        ] {
+            let text = Options::default()
+                .set(name, value)
+                .expect_err(name)
+                .to_string();
+            assert!(text.contains(words), "{text}");
+        }
+    }
+
+    #[test]
+    fn websocket_port_defaults_to_80_or_443_with_tls() {
+        let mut options = Options::default();
+        set(&mut options, "TRANSPORT", "WebSocket").expect("transport");
+        assert_eq!((options.port(), options.ws_path()), (80, "/mqtt"));
+        set(&mut options, "CAFILE", "/tmp/ca.pem").expect("cafile");
+        assert_eq!(options.port(), 443);
+        set(&mut options, "TRANSPORT", "tcp").expect("transport");
+        assert_eq!(options.port(), 8883);
+    }
+
+    #[test]
+    fn credentials_are_username_and_password_without_saskey() {
+        let mut options = Options::default();
+        let now = SystemTime::now();
+        assert!(options.credentials("gw", "h", now).expect("none").is_none());
+        set(&mut options, "USERNAME", "user").expect("user");
+        set(&mut options, "PASSWORD", "pw").expect("pw");
+        let (user, password) = options
+            .credentials("gw", "h", now)
+            .expect("ok")
+            .expect("some");
+        assert_eq!((user.as_str(), password.expose()), ("user", &b"pw"[..]));
+        assert_eq!(options.session_lifetime(), None);
+    }
+
+    #[test]
+    fn saskey_makes_the_login_and_a_session_lifetime_of_80_percent() {
+        let mut options = Options::default();
+        set(&mut options, "SASKEY", "AAECAw==").expect("key");
+        assert_eq!(options.session_lifetime(), Some(Duration::from_secs(2880)));
+        set(&mut options, "SASTTL", "60").expect("ttl");
+        assert_eq!(options.session_lifetime(), Some(Duration::from_secs(48)));
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let (user, token) = options
+            .credentials("gw1", "hub.azure-devices.net", now)
+            .expect("ok")
+            .expect("some");
+        assert_eq!(user, "hub.azure-devices.net/gw1/?api-version=2021-04-12");
+        let token = String::from_utf8(token.expose().to_vec()).expect("utf-8");
+        assert!(
+            token
+                .starts_with("SharedAccessSignature sr=hub.azure-devices.net%2Fdevices%2Fgw1&sig="),
+            "{token}"
+        );
+        assert!(token.ends_with("&se=1700000060"), "{token}");
+        assert!(
+            !format!("{options:?}").contains("AAECAw"),
+            "the key leaks into Debug"
+        );
+        assert!(options
+            .explain_login_refusal(ConnAckRefusal::NotAuthorized, now)
+            .is_some());
+        assert!(options
+            .explain_login_refusal(ConnAckRefusal::IdentifierRejected, now)
+            .is_none());
     }
 }

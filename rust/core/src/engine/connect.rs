@@ -4,7 +4,7 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use bytes::BytesMut;
 use mio::Interest;
@@ -26,7 +26,10 @@ impl Engine {
         let deadline = Instant::now() + self.options.connect_timeout;
         let host = self.shared.host.clone();
         let port = self.options.port();
-        let addresses = resolve(&host, port)?;
+        // The proxy's address when PROXY is set, else the broker's.
+        let (tcp_host, tcp_port) = self.connector.tcp_target(&host, port);
+        let tcp_host = tcp_host.to_owned();
+        let addresses = resolve(&tcp_host, tcp_port).map_err(|e| self.connector.tcp_error(e))?;
         let mut socket = None;
         let mut first_error = None;
         for address in addresses {
@@ -38,7 +41,7 @@ impl Engine {
                 }
                 Err(Stop::Closed) => return Err(Stop::Closed),
                 Err(Stop::Failed(error)) => {
-                    first_error.get_or_insert(error);
+                    first_error.get_or_insert(self.connector.tcp_error(error));
                 }
             }
         }
@@ -46,13 +49,13 @@ impl Engine {
             (Some(socket), _) => socket,
             (None, Some(error)) => return Err(Stop::Failed(error)),
             (None, None) => {
-                return Err(Stop::Failed(ConnectError::Dns {
-                    host,
+                return Err(Stop::Failed(self.connector.tcp_error(ConnectError::Dns {
+                    host: tcp_host,
                     reason: "no address found".to_owned(),
-                }))
+                })))
             }
         };
-        let transport = self.security.wrap(socket, &host, port)?;
+        let transport = self.connector.wrap(socket, &host, port)?;
         let mut link = Link::new(transport, format!("{host}:{port}"));
         match self.open_session(&mut link, deadline) {
             Ok(()) => Ok(link),
@@ -113,7 +116,7 @@ impl Engine {
         let target = link.target.clone();
         while !link.transport.handshake()? {
             quick_ack(link.transport.socket_mut());
-            self.wait(deadline, "in the TLS handshake with", &target)?;
+            self.wait(deadline, link.transport.phase(), &target)?;
         }
         quick_ack(link.transport.socket_mut());
         self.send_connect(link, deadline)?;
@@ -131,7 +134,14 @@ impl Engine {
                             link.session_present = connack.session_present;
                             Ok(())
                         }
-                        code => Err(Stop::Failed(ConnectError::ConnAckRefused(refusal(code)))),
+                        code => {
+                            let refusal = refusal(code);
+                            Err(Stop::Failed(
+                                self.options
+                                    .explain_login_refusal(refusal, SystemTime::now())
+                                    .unwrap_or(ConnectError::ConnAckRefused(refusal)),
+                            ))
+                        }
                     };
                 }
                 Ok(other) => {
@@ -173,8 +183,12 @@ impl Engine {
             Some(plugin) => plugin.will(),
             None => None,
         };
-        let mut packet =
-            Packet::Connect(connect_packet(&self.shared.client_id, &self.options, will));
+        let mut packet = Packet::Connect(connect_packet(
+            &self.shared.client_id,
+            &self.shared.host,
+            &self.options,
+            will,
+        )?);
         let bytes = WipedBuffer::encode(&packet);
         if let Packet::Connect(connect) = &mut packet {
             if let Some(login) = connect.login.as_mut() {
@@ -214,7 +228,13 @@ impl Engine {
 }
 
 /// The CONNECT for this client: a plugin's will replaces the WILL* options'.
-fn connect_packet(client_id: &str, options: &Options, will: Option<LastWill>) -> rumqttc::Connect {
+/// The login is made at each attempt (a SAS token is valid from now).
+fn connect_packet(
+    client_id: &str,
+    host: &str,
+    options: &Options,
+    will: Option<LastWill>,
+) -> Result<rumqttc::Connect, ConnectError> {
     let mut connect = rumqttc::Connect::new(client_id.to_owned());
     connect.keep_alive = u16::try_from(options.keep_alive.as_secs()).unwrap_or(u16::MAX);
     connect.clean_session = options.clean_session;
@@ -223,15 +243,11 @@ fn connect_packet(client_id: &str, options: &Options, will: Option<LastWill>) ->
             .will()
             .map(|will| LastWill::new(will.topic, will.payload, qos_from_u8(will.qos), will.retain))
     });
-    if let Some(username) = &options.username {
-        let password = options
-            .password
-            .as_ref()
-            .map(|p| String::from_utf8_lossy(p.expose()).into_owned())
-            .unwrap_or_default();
-        connect.login = Some(Login::new(username.clone(), password));
+    if let Some((username, password)) = options.credentials(client_id, host, SystemTime::now())? {
+        let password = String::from_utf8_lossy(password.expose()).into_owned();
+        connect.login = Some(Login::new(username, password));
     }
-    connect
+    Ok(connect)
 }
 
 /// A serialized packet that holds a secret: allocated at its exact size (so
@@ -312,7 +328,10 @@ fn refusal(code: ConnectReturnCode) -> ConnAckRefusal {
 
 /// What a broker that hangs up on CONNECT most likely means.
 fn closed_hint(options: &Options) -> &'static str {
-    if options.uses_tls() {
+    if options.uses_tls() && options.alpn.is_empty() && !options.websocket && options.port() == 443
+    {
+        " (on port 443 AWS IoT Core needs ALPN x-amzn-mqtt-ca; otherwise the broker may refuse this client id or configuration: see the broker's log)"
+    } else if options.uses_tls() {
         " (the broker may refuse this client id or configuration: see the broker's log)"
     } else {
         " (is this port a TLS listener? then set CAFILE, or PSK and PSK-IDENTITY)"
@@ -384,11 +403,24 @@ mod tests {
     }
 
     #[test]
+    fn closed_hint_names_alpn_for_tls_on_port_443_without_it() {
+        let mut options = Options::default();
+        for (name, value) in [("CAFILE", "/tmp/ca.pem"), ("PORT", "443")] {
+            options.set(name, value).expect(name);
+        }
+        assert!(
+            closed_hint(&options).contains("on port 443 AWS IoT Core needs ALPN x-amzn-mqtt-ca")
+        );
+        options.set("ALPN", "x-amzn-mqtt-ca").expect("alpn");
+        assert!(!closed_hint(&options).contains("ALPN"));
+    }
+
+    #[test]
     fn the_connect_bytes_with_the_password_are_wiped() {
         let mut options = Options::default();
         options.set("USERNAME", "gw").expect("username");
         options.set("PASSWORD", "hunter2-secret").expect("password");
-        let packet = Packet::Connect(connect_packet("id", &options, None));
+        let packet = Packet::Connect(connect_packet("id", "host", &options, None).expect("login"));
         let mut bytes = WipedBuffer::encode(&packet).expect("encodes");
         let text = String::from_utf8_lossy(bytes.as_slice()).into_owned();
         assert!(text.contains("hunter2-secret"), "the packet carries it");

@@ -30,13 +30,17 @@ pub(super) struct Link {
 
 /// Why a connection could not go on.
 pub(super) struct Failure {
-    pub error: ConnectError,
+    /// Boxed: failures are rare, results of every read and write are not.
+    pub error: Box<ConnectError>,
     pub end: ConnectionEnd,
 }
 
 impl Failure {
     pub fn new(error: ConnectError, end: ConnectionEnd) -> Failure {
-        Failure { error, end }
+        Failure {
+            error: Box::new(error),
+            end,
+        }
     }
 
     /// The broker closed the connection: a refusal of what we sent last,

@@ -32,7 +32,7 @@ use crate::session::{InboundAck, Session, SessionConfig};
 use crate::shared::Shared;
 use crate::status::ConnectionStatus;
 use crate::store::BATCH_SYNC_INTERVAL;
-use crate::transport::Security;
+use crate::transport::Connector;
 use backoff::Backoff;
 use poller::Poller;
 pub(crate) use poller::WAKER;
@@ -63,6 +63,15 @@ pub(crate) enum Command {
     Panic,
 }
 
+/// How a connection that did not fail ended.
+pub(super) enum Ending {
+    /// close() was called.
+    Closed,
+    /// The SAS token nears its expiry (80 % of SASTTL): reconnect at once
+    /// with a new one, keeping everything queued.
+    Renew,
+}
+
 /// Why an attempt or a connection ended.
 pub(super) enum Stop {
     Closed,
@@ -79,7 +88,7 @@ impl From<ConnectError> for Stop {
 pub(crate) struct Engine {
     shared: Arc<Shared>,
     options: Options,
-    security: Security,
+    connector: Connector,
     poller: Poller,
     session: Session,
     plugin: Option<Box<dyn SessionPlugin>>,
@@ -97,7 +106,7 @@ impl Engine {
     pub(crate) fn new(
         shared: Arc<Shared>,
         options: Options,
-        security: Security,
+        connector: Connector,
         poll: mio::Poll,
         commands: Receiver<Command>,
         plugin: Option<Box<dyn SessionPlugin>>,
@@ -111,7 +120,7 @@ impl Engine {
             backoff: Backoff::new(options.reconnect_min, options.reconnect_max),
             shared,
             options,
-            security,
+            connector,
             poller: Poller::new(poll, commands),
             plugin,
             closing: false,
@@ -142,9 +151,18 @@ impl Engine {
             self.shared.set_status(ConnectionStatus::TryingToConnect);
             let failure = match self.connect() {
                 Ok(link) => match self.serve(link) {
-                    Ok(()) => {
+                    Ok(Ending::Closed) => {
                         self.dispatch();
                         break;
+                    }
+                    Ok(Ending::Renew) => {
+                        log!(
+                            self.shared.log,
+                            Info,
+                            "reconnecting with a new SharedAccessSignature before the current one expires"
+                        );
+                        self.dispatch();
+                        continue;
                     }
                     Err(error) => error,
                 },

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rumqttc::Packet;
 
 use super::link::{Failure, Link, MAX_INCOMING_PACKET, TX_HIGH_WATER};
-use super::Engine;
+use super::{Ending, Engine};
 use crate::error::ConnectError;
 use crate::events::Event;
 use crate::log::log;
@@ -27,9 +27,9 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 const DISCONNECT_LIMIT: Duration = Duration::from_secs(1);
 
 impl Engine {
-    /// Runs a connected session until it ends: `Ok` when closed, the cause
-    /// when the connection was lost.
-    pub(super) fn serve(&mut self, mut link: Link) -> Result<(), ConnectError> {
+    /// Runs a connected session until it ends: how, or the cause when the
+    /// connection was lost.
+    pub(super) fn serve(&mut self, mut link: Link) -> Result<Ending, ConnectError> {
         let now = Instant::now();
         self.session.connected(now, link.session_present);
         self.reading_paused = self.shared.unread() >= INBOUND_LIMIT;
@@ -47,7 +47,7 @@ impl Engine {
         let outcome = self.run_connection(&mut link);
 
         let end = match &outcome {
-            Ok(()) => ConnectionEnd::Other,
+            Ok(_) => ConnectionEnd::Other,
             Err(failure) => failure.end.clone(),
         };
         self.session.connection_lost(&end);
@@ -58,11 +58,15 @@ impl Engine {
             self.disconnect(&mut link);
         }
         link.deregister(self.poller.registry());
-        outcome.map_err(|failure| failure.error)
+        outcome.map_err(|failure| *failure.error)
     }
 
-    fn run_connection(&mut self, link: &mut Link) -> Result<(), Failure> {
+    fn run_connection(&mut self, link: &mut Link) -> Result<Ending, Failure> {
         let mut drain_until = None;
+        let renew_at = self
+            .options
+            .session_lifetime()
+            .map(|lifetime| Instant::now() + lifetime);
         loop {
             self.take_commands();
             if self.closing && drain_until.is_none() {
@@ -85,7 +89,7 @@ impl Engine {
             self.transmit(link, now)?;
             if let Some(until) = drain_until {
                 if self.session.is_idle() && link.flushed() {
-                    return Ok(());
+                    return Ok(Ending::Closed);
                 }
                 if now >= until {
                     log!(
@@ -94,10 +98,12 @@ impl Engine {
                         "closing with {} messages not yet acknowledged",
                         self.session.unfinished()
                     );
-                    return Ok(());
+                    return Ok(Ending::Closed);
                 }
+            } else if renew_at.is_some_and(|at| now >= at) {
+                return Ok(Ending::Renew);
             }
-            let wake_at = [self.session.poll_timeout(), drain_until]
+            let wake_at = [self.session.poll_timeout(), drain_until, renew_at]
                 .into_iter()
                 .flatten()
                 .min();

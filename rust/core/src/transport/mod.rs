@@ -1,16 +1,32 @@
 //! Byte streams to the broker: plain TCP, certificate TLS (rustls) and
-//! TLS-PSK (OpenSSL). All run non-blocking on the client's I/O thread, which
-//! polls the socket with mio; none needs an async runtime.
+//! TLS-PSK (OpenSSL), optionally through an HTTP or SOCKS5 proxy (PROXY)
+//! and optionally carrying MQTT in WebSocket frames (TRANSPORT websocket).
+//! All run non-blocking on the client's I/O thread, which polls the socket
+//! with mio; none needs an async runtime.
+//!
+//! The layers, outermost first, as [`Connector::wrap`] stacks them:
+//!
+//! ```text
+//! WebSocket (websocket.rs)   binary frames, subprotocol mqtt, WSPATH
+//!   TLS or TLS-PSK           tls.rs / psk.rs, with ALPN
+//!     proxy tunnel           proxy.rs: HTTP CONNECT or SOCKS5, on the raw socket
+//!       TCP socket           connected to Connector::tcp_target
+//! ```
+//!
+//! Each layer's `handshake` first completes the one below it, so the
+//! engine's single handshake loop drives them all.
 
 use std::io;
 use std::sync::Arc;
 
 use crate::error::ConnectError;
-use crate::options::Options;
+use crate::options::{Options, ProxyOptions};
 
+mod proxy;
 mod psk;
 mod tcp;
 mod tls;
+mod websocket;
 
 /// A connected stream to the broker, in non-blocking mode. Reads and writes
 /// return `WouldBlock` when the socket is not ready; the engine then waits
@@ -41,6 +57,12 @@ pub trait Transport: Send {
     fn explain(&self, err: &io::Error) -> ConnectError {
         ConnectError::ConnectionLost(err.to_string())
     }
+
+    /// What [`Transport::handshake`] is doing, for the timeout message
+    /// ("timed out after 30 s {phase} broker:8883").
+    fn phase(&self) -> &'static str {
+        "in the TLS handshake with"
+    }
 }
 
 /// True for the ways a socket ends abruptly: a plain MQTT listener answers
@@ -57,6 +79,7 @@ pub(crate) fn is_reset(err: &io::Error) -> bool {
 
 /// How to secure a connection, prepared from the options once per attempt so
 /// that files fixed by the user are picked up on the next try.
+#[derive(Clone)]
 pub(crate) enum Security {
     Plain,
     Certificates(Arc<tls::CertificateTls>),
@@ -66,10 +89,9 @@ pub(crate) enum Security {
 impl Security {
     pub(crate) fn from_options(options: &Options) -> Result<Security, ConnectError> {
         if let Some(psk) = options.psk() {
-            return Ok(Security::Psk(Arc::new(psk::PskConnector::new(
-                &psk,
-                options.tls_version,
-            )?)));
+            return Ok(Security::Psk(Arc::new(
+                psk::PskConnector::new(&psk, options.tls_version)?.with_alpn(&options.alpn),
+            )));
         }
         if options.ca_file.is_some() {
             return Ok(Security::Certificates(Arc::new(
@@ -92,5 +114,88 @@ impl Security {
             Security::Certificates(tls) => Ok(Box::new(tls.wrap(socket, host, port)?)),
             Security::Psk(psk) => psk.wrap(socket, host, port),
         }
+    }
+}
+
+/// Everything a connection attempt needs to reach the broker: security,
+/// proxy and WebSocket settings, prepared from the options once per
+/// attempt. The engine asks [`Connector::tcp_target`] where to open the TCP
+/// connection, then hands the socket to [`Connector::wrap`].
+pub(crate) struct Connector {
+    security: Security,
+    proxy: Option<ProxyOptions>,
+    websocket: Option<websocket::Settings>,
+}
+
+impl Connector {
+    pub(crate) fn from_options(options: &Options) -> Result<Connector, ConnectError> {
+        let security = Security::from_options(options)?;
+        Ok(Connector {
+            websocket: options.websocket.then(|| websocket::Settings {
+                path: options.ws_path().to_owned(),
+                secure: options.uses_tls(),
+            }),
+            security,
+            proxy: options.proxy.clone(),
+        })
+    }
+
+    /// Where to open the TCP connection: the proxy's host and port when
+    /// PROXY is set, else the broker's. The broker's name is then resolved
+    /// by the proxy, not here.
+    pub(crate) fn tcp_target<'a>(&'a self, host: &'a str, port: u16) -> (&'a str, u16) {
+        match &self.proxy {
+            Some(proxy) => (proxy.host.as_str(), proxy.port),
+            None => (host, port),
+        }
+    }
+
+    /// With PROXY set, a failure to reach the proxy is reported as such
+    /// (the engine's words name a broker). Other errors pass unchanged.
+    pub(crate) fn tcp_error(&self, error: ConnectError) -> ConnectError {
+        let Some(proxy) = &self.proxy else {
+            return error;
+        };
+        let reason = match &error {
+            ConnectError::Refused { addr } => format!("connection refused by {addr}"),
+            ConnectError::Unreachable { reason, .. } => reason.clone(),
+            ConnectError::Dns { host, reason } => format!("cannot resolve '{host}': {reason}"),
+            ConnectError::Timeout { seconds, .. } => {
+                format!("no TCP connection within {seconds} s (CONNECTTIMEOUT {seconds})")
+            }
+            _ => return error,
+        };
+        ConnectError::ProxyUnreachable {
+            proxy: proxy.display(),
+            reason,
+        }
+    }
+
+    /// Wraps a socket connected to [`Connector::tcp_target`] in every layer
+    /// the options ask for; `host` and `port` are the broker's (for the
+    /// tunnel, TLS server name, and the WebSocket `Host`). The
+    /// negotiations all happen in [`Transport::handshake`].
+    pub(crate) fn wrap(
+        &self,
+        socket: mio::net::TcpStream,
+        host: &str,
+        port: u16,
+    ) -> Result<Box<dyn Transport>, ConnectError> {
+        let stream: Box<dyn Transport> = match &self.proxy {
+            Some(proxy) => Box::new(proxy::ProxiedTransport::new(
+                proxy,
+                socket,
+                self.security.clone(),
+                host,
+                port,
+            )?),
+            None => self.security.wrap(socket, host, port)?,
+        };
+        Ok(match &self.websocket {
+            Some(settings) => Box::new(websocket::WebSocketTransport::new(
+                stream, settings, host, port,
+            )?),
+            None => stream,
+        })
     }
 }

@@ -79,6 +79,7 @@ mod alert {
     pub(super) const PROTOCOL_VERSION: i32 = 70;
     pub(super) const INSUFFICIENT_SECURITY: i32 = 71;
     pub(super) const UNKNOWN_PSK_IDENTITY: i32 = 115;
+    pub(super) const NO_APPLICATION_PROTOCOL: i32 = 120;
 }
 
 /// An OpenSSL context for TLS-PSK, built once per connection attempt from
@@ -93,6 +94,8 @@ pub(crate) struct PskConnector {
     identity: String,
     ciphers: String,
     version: TlsVersion,
+    /// ALPN names, offered and required when not empty.
+    alpn: Vec<String>,
 }
 
 impl PskConnector {
@@ -172,7 +175,15 @@ impl PskConnector {
             identity: psk.identity.clone(),
             ciphers: psk.ciphers.clone(),
             version,
+            alpn: Vec::new(),
         })
+    }
+
+    /// Offers these ALPN protocol names in every handshake and requires the
+    /// broker to pick one.
+    pub(crate) fn with_alpn(mut self, alpn: &[String]) -> PskConnector {
+        self.alpn = alpn.to_vec();
+        self
     }
 
     pub(crate) fn wrap(
@@ -198,6 +209,16 @@ impl PskConnector {
         if bare_host.parse::<IpAddr>().is_err() {
             ssl.set_hostname(host).map_err(setup)?;
         }
+        if !self.alpn.is_empty() {
+            // The wire format of RFC 7301: each name prefixed by its length
+            // (options limit names to 1-255 bytes).
+            let mut wire = Vec::new();
+            for name in &self.alpn {
+                wire.push(name.len() as u8);
+                wire.extend_from_slice(name.as_bytes());
+            }
+            ssl.set_alpn_protos(&wire).map_err(setup)?;
+        }
         let certificate_presented = Arc::new(AtomicBool::new(false));
         let seen = certificate_presented.clone();
         ssl.set_verify_callback(SslVerifyMode::PEER, move |_chain_ok, _chain| {
@@ -213,6 +234,7 @@ impl PskConnector {
                 version: self.version,
                 port,
                 certificate_presented,
+                alpn: self.alpn.join(","),
             },
             handshake_wants_write: false,
             read_wants_write: false,
@@ -264,6 +286,14 @@ impl Transport for PskTransport {
                 if self.stream.ssl().peer_certificate().is_some() {
                     return Err(ConnectError::NotPskListener {
                         port: self.diagnosis.port,
+                    });
+                }
+                if !self.diagnosis.alpn.is_empty()
+                    && self.stream.ssl().selected_alpn_protocol().is_none()
+                {
+                    return Err(ConnectError::NoAlpnProtocol {
+                        offered: self.diagnosis.alpn.clone(),
+                        alert: false,
                     });
                 }
                 Ok(true)
@@ -358,6 +388,8 @@ struct Diagnosis {
     port: u16,
     /// Set by the verify callback: the broker sent a certificate.
     certificate_presented: Arc<AtomicBool>,
+    /// The ALPN names offered, comma-separated; empty when none.
+    alpn: String,
 }
 
 impl Diagnosis {
@@ -423,6 +455,10 @@ impl Diagnosis {
         let identity = || self.identity.clone();
         let tls13 = self.version == TlsVersion::Tls13;
         match alert {
+            alert::NO_APPLICATION_PROTOCOL if !self.alpn.is_empty() => ConnectError::NoAlpnProtocol {
+                offered: self.alpn.clone(),
+                alert: true,
+            },
             alert::BAD_RECORD_MAC | alert::DECRYPT_ERROR => {
                 ConnectError::PskKeyRejected { identity: identity() }
             }
@@ -1038,6 +1074,66 @@ mod tests {
         assert!(matches!(error, ConnectError::Tls(_)), "{text}");
         assert!(text.contains("does not accept TLS 1.3"), "{text}");
         assert!(text.contains("set TLSVERSION tlsv1.2"), "{text}");
+    }
+
+    /// ALPN over TLS-PSK against OpenSSL's `s_server -alpn`: the offered
+    /// protocol is selected; a list without it is refused with alert 120,
+    /// which names the list.
+    #[test]
+    fn alpn_is_offered_and_required_over_tls_psk() {
+        for (offered, accepted) in [("x-amzn-mqtt-ca", true), ("mqtt", false)] {
+            let port = free_port();
+            let mut server = Command::new("openssl")
+                .args([
+                    "s_server",
+                    "-accept",
+                    &format!("127.0.0.1:{port}"),
+                    "-nocert",
+                ])
+                .args([
+                    "-psk",
+                    KEY_HEX,
+                    "-psk_identity",
+                    IDENTITY,
+                    "-psk_hint",
+                    "hint",
+                ])
+                .args(["-no_tls1_3", "-alpn", "x-amzn-mqtt-ca", "-naccept", "1"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("run openssl s_server");
+            let stdout = server.stdout.take().expect("s_server stdout");
+            let ready = io::BufRead::lines(io::BufReader::new(stdout))
+                .map_while(Result::ok)
+                .any(|line| line == "ACCEPT");
+            assert!(ready, "openssl s_server did not start");
+            let connector = default_connector(TlsVersion::Tls12).with_alpn(&[offered.to_owned()]);
+            let result = handshake(&connector, port);
+            let _ = server.kill();
+            let _ = server.wait();
+            match result {
+                Ok(session) => {
+                    assert!(accepted, "{offered} was accepted");
+                    assert_eq!(
+                        session.transport.stream.ssl().selected_alpn_protocol(),
+                        Some(&b"x-amzn-mqtt-ca"[..])
+                    );
+                }
+                Err(error) => {
+                    assert!(!accepted, "{offered}: {error}");
+                    assert_eq!(
+                        error,
+                        ConnectError::NoAlpnProtocol {
+                            offered: "mqtt".to_owned(),
+                            alert: true
+                        },
+                        "{error}"
+                    );
+                }
+            }
+        }
     }
 
     /// Prints the handshake time per suite (no assertion on time: it

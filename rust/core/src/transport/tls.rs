@@ -29,6 +29,8 @@ pub(crate) struct CertificateTls {
     config: Arc<ClientConfig>,
     ca_file: String,
     has_client_certificate: bool,
+    /// ALPN: offered, and one of them required from the broker.
+    alpn: Vec<String>,
 }
 
 impl CertificateTls {
@@ -88,7 +90,10 @@ impl CertificateTls {
             }
             _ => builder.with_no_client_auth(),
         };
+        let mut config = config;
+        config.alpn_protocols = options.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         Ok(CertificateTls {
+            alpn: options.alpn.clone(),
             config: Arc::new(config),
             ca_file: display(ca_path),
             has_client_certificate: options.cert_file.is_some(),
@@ -166,6 +171,17 @@ impl Transport for RustlsTransport {
                 }
             }
             if !self.connection.is_handshaking() {
+                // rustls lets a server ignore the ALPN offer; AWS IoT's
+                // port 443 (and haproxy standing in for it) then completes
+                // the handshake and hangs up, so the absence is the error.
+                if !self.settings.alpn.is_empty() && self.connection.alpn_protocol().is_none() {
+                    self.connection.send_close_notify();
+                    self.send_alert();
+                    return Err(ConnectError::NoAlpnProtocol {
+                        offered: self.settings.alpn.join(","),
+                        alert: false,
+                    });
+                }
                 return Ok(true);
             }
             match self.connection.read_tls(&mut self.socket) {
@@ -290,6 +306,12 @@ fn explain(err: &rustls::Error, host: &str, settings: &CertificateTls) -> Connec
             ),
             other => ConnectError::CertificateInvalid(format!("{other:?}")),
         },
+        E::AlertReceived(AlertDescription::NoApplicationProtocol) if !settings.alpn.is_empty() => {
+            ConnectError::NoAlpnProtocol {
+                offered: settings.alpn.join(","),
+                alert: true,
+            }
+        }
         E::AlertReceived(AlertDescription::CertificateRequired) => {
             ConnectError::ClientCertificateRequired
         }

@@ -1,3 +1,4 @@
 //! Helpers shared by the integration tests in `tests/`.
 
 pub mod mosquitto;
+pub mod servers;
