@@ -19,6 +19,7 @@ use crate::engine::{Command, Engine};
 use crate::error::{ConnectError, Error};
 use crate::log::{log, Logger};
 use crate::options::Options;
+use crate::plugin::{PluginContext, SessionLink, SessionPlugin};
 use crate::status::ConnectionStatus;
 use crate::store::{Store, StoreError, StoredMessage};
 use crate::tagjson::{self, TagValue};
@@ -224,7 +225,7 @@ impl Shared {
 
     /// Wakes the I/O thread if it sleeps; an awake one looks at the channel
     /// before it sleeps again (see `Engine::poll_once`).
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         // Pairs with the fence in `Engine::poll_once` (a Dekker handshake:
         // the command was sent before this point).
         std::sync::atomic::fence(Ordering::SeqCst);
@@ -251,6 +252,8 @@ struct Control {
     options: Option<Options>,
     sink: Option<Box<dyn EventSink>>,
     commands: Option<Receiver<Command>>,
+    /// Handed to the engine on connect.
+    plugin: Option<Box<dyn SessionPlugin>>,
     io_thread: Option<JoinHandle<()>>,
     event_thread: Option<JoinHandle<()>>,
 }
@@ -303,6 +306,7 @@ impl Client {
                 options: Some(options),
                 sink: Some(sink),
                 commands: Some(receiver),
+                plugin: None,
                 io_thread: None,
                 event_thread: None,
             }),
@@ -314,6 +318,18 @@ impl Client {
         let mut control = lock(&self.control);
         if self.shared.closing() {
             return Err(Error::Closed);
+        }
+        // The plugin read these when it was attached (its store, its session).
+        let upper = name.to_ascii_uppercase();
+        const READ_BY_PLUGIN: [&str; 5] = [
+            "STOREDIR",
+            "STORESYNC",
+            "STOREMAXBYTES",
+            "STOREFULL",
+            "CLEANSESSION",
+        ];
+        if control.plugin.is_some() && READ_BY_PLUGIN.contains(&upper.as_str()) {
+            return Err(Error::OptionAfterPlugin { name: upper });
         }
         let options = control
             .options
@@ -395,7 +411,13 @@ impl Client {
         );
 
         self.shared.set_status(ConnectionStatus::Starting);
-        let engine = Engine::new(self.shared.clone(), options, commands, poll);
+        let engine = Engine::new(
+            self.shared.clone(),
+            options,
+            commands,
+            poll,
+            control.plugin.take(),
+        );
         control.io_thread = Some(
             thread::Builder::new()
                 .name(format!("etkmqtt-io-{}", self.shared.client_id))
@@ -407,6 +429,41 @@ impl Client {
 
     pub fn status(&self) -> ConnectionStatus {
         self.shared.status()
+    }
+
+    /// Attaches the session plugin (a Sparkplug node); only before
+    /// `connect`, and only one per client.
+    pub fn attach_plugin(&self, plugin: Box<dyn SessionPlugin>) -> Result<(), Error> {
+        let mut control = lock(&self.control);
+        if self.shared.closing() {
+            return Err(Error::Closed);
+        }
+        if control.options.is_none() {
+            return Err(Error::PluginAfterConnect);
+        }
+        if control.plugin.is_some() {
+            return Err(Error::PluginAlreadyAttached);
+        }
+        control.plugin = Some(plugin);
+        Ok(())
+    }
+
+    /// The client's settings a plugin reads when it is attached; only before `connect`.
+    pub fn plugin_context(&self) -> Result<PluginContext, Error> {
+        let control = lock(&self.control);
+        if self.shared.closing() {
+            return Err(Error::Closed);
+        }
+        let options = control.options.as_ref().ok_or(Error::PluginAfterConnect)?;
+        Ok(PluginContext {
+            store: options.store_config(&self.shared.client_id),
+            clean_session: options.clean_session,
+        })
+    }
+
+    /// How a plugin wakes this client's I/O thread and reports problems.
+    pub fn session_link(&self) -> SessionLink {
+        SessionLink::new(self.shared.clone(), self.commands.clone())
     }
 
     /// The cause of the latest failure, `None` until something failed.
@@ -653,6 +710,8 @@ impl Client {
             let mut control = lock(&self.control);
             control.options = None;
             control.sink = None;
+            // Never connected: the plugin lets go of what it holds (its store).
+            control.plugin = None;
             (control.io_thread.take(), control.event_thread.take())
         };
         if let Some(io_thread) = io_thread {

@@ -24,6 +24,7 @@ use crate::client::{qos_from_u8, Event, Message, Shared, INBOUND_LIMIT};
 use crate::error::{ConnAckRefusal, ConnectError};
 use crate::log::log;
 use crate::options::Options;
+use crate::plugin::SessionPlugin;
 use crate::status::ConnectionStatus;
 use crate::transport::{is_reset, Security, Transport};
 
@@ -57,6 +58,8 @@ pub(crate) enum Command {
         version: u64,
     },
     ResumeReading,
+    /// The session plugin has something to send (see `SessionLink::wake`).
+    PluginWake,
     Close,
 }
 
@@ -126,6 +129,10 @@ pub(crate) struct Engine {
     last_received: Instant,
     ping_sent: Option<Instant>,
     jitter: RandomState,
+    /// A Sparkplug node riding on the session; its messages are QoS 0.
+    plugin: Option<Box<dyn SessionPlugin>>,
+    /// The plugin gave a message when last asked: it may have more.
+    plugin_may_have_more: bool,
 }
 
 impl Engine {
@@ -134,6 +141,7 @@ impl Engine {
         options: Options,
         commands: Receiver<Command>,
         poll: Poll,
+        plugin: Option<Box<dyn SessionPlugin>>,
     ) -> Engine {
         let now = Instant::now();
         Engine {
@@ -162,6 +170,8 @@ impl Engine {
             last_received: now,
             ping_sent: None,
             jitter: RandomState::new(),
+            plugin,
+            plugin_may_have_more: false,
         }
     }
 
@@ -301,7 +311,8 @@ impl Engine {
         quick_ack(transport.socket_mut());
         self.rx.clear();
         self.tx.clear();
-        self.write_packet(&Packet::Connect(self.connect_packet()))?;
+        let connect = self.connect_packet();
+        self.write_packet(&Packet::Connect(connect))?;
         // The CONNECT holds the password: wipe the serialized copy once sent.
         while !self.tx.is_empty() || transport.wants_write() {
             match self.flush(transport) {
@@ -367,12 +378,16 @@ impl Engine {
         }
     }
 
-    fn connect_packet(&self) -> rumqttc::Connect {
+    fn connect_packet(&mut self) -> rumqttc::Connect {
         let mut connect = rumqttc::Connect::new(self.shared.client_id.clone());
         connect.keep_alive = u16::try_from(self.options.keep_alive.as_secs()).unwrap_or(u16::MAX);
         connect.clean_session = self.options.clean_session;
-        connect.last_will = self.options.will().map(|will| {
-            LastWill::new(will.topic, will.payload, qos_from_u8(will.qos), will.retain)
+        // A Sparkplug node's will (NDEATH with the next bdSeq) replaces WILL*.
+        let plugin_will = self.plugin.as_mut().and_then(|plugin| plugin.will());
+        connect.last_will = plugin_will.or_else(|| {
+            self.options.will().map(|will| {
+                LastWill::new(will.topic, will.payload, qos_from_u8(will.qos), will.retain)
+            })
         });
         if let Some(username) = &self.options.username {
             let password = self
@@ -402,6 +417,9 @@ impl Engine {
     /// Runs a connected session until it ends.
     fn serve(&mut self, transport: &mut dyn Transport) -> Stop {
         if let Err(stop) = self.restore_subscriptions() {
+            return stop;
+        }
+        if let Err(stop) = self.start_plugin_session() {
             return stop;
         }
         loop {
@@ -475,7 +493,7 @@ impl Engine {
     }
 
     fn may_send_more(&self) -> bool {
-        !self.pending.is_empty()
+        (!self.pending.is_empty() || self.plugin_may_have_more)
             && self.state.inflight() < self.options.max_inflight
             && self.state.collision.is_none()
     }
@@ -503,6 +521,10 @@ impl Engine {
     /// queue, QoS 1/2 publishes marked DUP, in their original order.
     fn end_session(&mut self, transport: &mut dyn Transport) {
         let _ = self.poll.registry().deregister(transport.socket_mut());
+        if let Some(plugin) = self.plugin.as_mut() {
+            plugin.session_ended();
+        }
+        self.plugin_may_have_more = false;
         let collision = self.state.collision.take();
         let mut resend: Vec<Request> = self.state.clean();
         if let Some(publish) = collision {
@@ -666,6 +688,8 @@ impl Engine {
                     }
                 }
                 Ok(Command::ResumeReading) => self.reading_paused = false,
+                // Only wakes us: `fill_tx` asks the plugin on every turn.
+                Ok(Command::PluginWake) => {}
                 Ok(Command::Close) if self.draining => {}
                 Ok(Command::Close) => return Err(Stop::Closed),
                 Err(TryRecvError::Empty) => return Ok(()),
@@ -705,6 +729,24 @@ impl Engine {
         Ok(())
     }
 
+    /// The plugin's births go out first in a new session, before anything queued.
+    fn start_plugin_session(&mut self) -> Result<(), Stop> {
+        let Some(plugin) = self.plugin.as_mut() else {
+            return Ok(());
+        };
+        let mut out = Vec::new();
+        plugin.session_started(&mut out);
+        self.plugin_may_have_more = true;
+        self.send_plugin_messages(out)
+    }
+
+    fn send_plugin_messages(&mut self, out: Vec<Publish>) -> Result<(), Stop> {
+        for publish in out {
+            self.send_request(Request::Publish(publish))?;
+        }
+        Ok(())
+    }
+
     /// Runs a request through the state and serializes what it yields.
     fn send_request(&mut self, request: Request) -> Result<Option<Packet>, Stop> {
         let packet = self
@@ -725,7 +767,23 @@ impl Engine {
             && self.state.collision.is_none()
         {
             let Some(Queued { request, stored }) = self.pending.pop_front() else {
-                break;
+                // The application's messages first, then the plugin's (QoS 0:
+                // they are done once written, and never counted in `queued`).
+                match self
+                    .plugin
+                    .as_mut()
+                    .and_then(|plugin| plugin.next_outgoing())
+                {
+                    Some(publish) => {
+                        self.plugin_may_have_more = true;
+                        self.send_request(Request::Publish(publish))?;
+                        continue;
+                    }
+                    None => {
+                        self.plugin_may_have_more = false;
+                        break;
+                    }
+                }
             };
             let fire_and_forget =
                 matches!(&request, Request::Publish(p) if p.qos == QoS::AtMostOnce);
@@ -860,12 +918,19 @@ impl Engine {
 
     fn handle_packet(&mut self, packet: Packet) -> Result<(), Stop> {
         let mut deliver = None;
+        let mut plugin_out = Vec::new();
         let mut completes = false;
         match &packet {
             Packet::Publish(publish) => {
                 let first_time =
                     publish.qos != QoS::ExactlyOnce || self.incoming_qos2.insert(publish.pkid);
-                if first_time {
+                // The plugin sees each message once; it may answer it and
+                // keep it from the application.
+                let for_application = match (first_time, self.plugin.as_mut()) {
+                    (true, Some(plugin)) => plugin.incoming(publish, &mut plugin_out),
+                    _ => true,
+                };
+                if first_time && for_application {
                     deliver = Some(Message {
                         topic: publish.topic.clone(),
                         payload: publish.payload.clone(),
@@ -944,6 +1009,10 @@ impl Engine {
         self.state.events.clear();
         if let Some(packet) = outgoing {
             self.write_packet(&packet)?;
+        }
+        if !plugin_out.is_empty() {
+            self.plugin_may_have_more = true;
+            self.send_plugin_messages(plugin_out)?;
         }
         if let Some(message) = deliver {
             let mut inbound = self

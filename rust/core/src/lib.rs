@@ -8,6 +8,8 @@
 //! - [`error::Error`] and [`error::ConnectError`] carry the facts a user needs
 //!   to fix a failure; their `Display` is what `getLastError()` shows.
 //! - [`tagjson`] encodes and decodes the Flexy tag-JSON format.
+//! - [`plugin::SessionPlugin`]: hooks for something that rides on a
+//!   client's session (a Sparkplug B edge node).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
@@ -16,6 +18,7 @@ mod engine;
 pub mod error;
 pub mod log;
 pub mod options;
+pub mod plugin;
 mod secret;
 pub mod status;
 pub mod store;
