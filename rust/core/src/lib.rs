@@ -8,8 +8,8 @@
 //! - [`error::Error`] and [`error::ConnectError`] carry the facts a user needs
 //!   to fix a failure; their `Display` is what `getLastError()` shows.
 //! - [`tagjson`] encodes and decodes the Flexy tag-JSON format.
-//! - [`plugin::SessionPlugin`]: hooks for something that rides on a
-//!   client's session (a Sparkplug B edge node).
+//! - [`sparkplug`] is a Sparkplug B edge node riding on a client's session
+//!   through the [`plugin::SessionPlugin`] hooks.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
@@ -20,6 +20,7 @@ pub mod log;
 pub mod options;
 pub mod plugin;
 mod secret;
+pub mod sparkplug;
 pub mod status;
 pub mod store;
 pub mod tagjson;
