@@ -6,6 +6,7 @@
 //! caught at the boundary and becomes an `IllegalStateException`.
 #![deny(clippy::unwrap_used)]
 
+mod sparkplug;
 mod tagjson;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

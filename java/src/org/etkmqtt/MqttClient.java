@@ -352,6 +352,19 @@ public abstract class MqttClient {
         return "MqttClient[id=" + mqttId + ", host=" + host + "]";
     }
 
+    /**
+     * For {@link SparkplugNode}: the native handle, valid (counted as an
+     * active call) until {@link #exitNative()}.
+     */
+    long enterNative() throws EWException {
+        return enter();
+    }
+
+    /** Ends what {@link #enterNative()} began. */
+    void exitNative() {
+        exit();
+    }
+
     private long enter() throws EWException {
         synchronized (lock) {
             if (closing) {
