@@ -270,8 +270,10 @@ public final class SparkplugNode {
             if (closing) {
                 return;
             }
-            closing = true;
             h = handle;
+            // Read now: from here on getBdSeq() answers without the handle.
+            bdSeqAtClose = NativeSparkplug.bdSeq(h);
+            closing = true;
         }
         EWException failure = null;
         try {
@@ -288,7 +290,6 @@ public final class SparkplugNode {
                     interrupted = true;
                 }
             }
-            bdSeqAtClose = NativeSparkplug.bdSeq(h);
             handle = 0;
         }
         NativeSparkplug.free(h);
