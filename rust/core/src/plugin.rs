@@ -10,7 +10,6 @@ use rumqttc::{LastWill, Publish};
 
 use crate::client::Shared;
 use crate::engine::Command;
-use crate::status::ConnectionStatus;
 use crate::store::StoreConfig;
 
 /// Something that rides on a client's MQTT session and must act at its
@@ -58,10 +57,6 @@ impl SessionLink {
     /// Shows `text` in the client's `getLastError()` and logs it (warn).
     pub fn report(&self, text: String) {
         self.shared.set_error_text(text);
-    }
-
-    pub fn status(&self) -> ConnectionStatus {
-        self.shared.status()
     }
 }
 
