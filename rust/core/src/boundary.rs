@@ -50,12 +50,18 @@ impl Error {
             | Error::InvalidHost(_)
             | Error::InvalidString(_)
             | Error::TagJson(_)
-            | Error::Configuration(_) => ErrorKind::InvalidArgument,
+            | Error::Configuration(_)
+            | Error::PluginAlreadyAttached
+            | Error::OptionAfterPlugin { .. } => ErrorKind::InvalidArgument,
+            Error::Sparkplug(crate::sparkplug::SparkplugError::QueueFull { .. }) => {
+                ErrorKind::QueueFull
+            }
+            Error::Sparkplug(_) => ErrorKind::InvalidArgument,
             Error::QueueFull { .. } | Error::Store(StoreError::Full { .. }) => ErrorKind::QueueFull,
             Error::Store(_) => ErrorKind::Store,
-            Error::OptionAfterConnect { .. } | Error::AlreadyConnected => {
-                ErrorKind::AlreadyConnected
-            }
+            Error::OptionAfterConnect { .. }
+            | Error::AlreadyConnected
+            | Error::PluginAfterConnect => ErrorKind::AlreadyConnected,
             Error::Closed => ErrorKind::Closed,
             Error::Thread { .. } => ErrorKind::System,
             Error::Stopped(_) => ErrorKind::Stopped,

@@ -22,7 +22,7 @@ use crate::events::{self, EventSink};
 use crate::log::log;
 use crate::message::{qos_from_u8, Message, Outgoing};
 use crate::options::Options;
-use crate::plugin::SessionPlugin;
+use crate::plugin::{PluginContext, SessionLink, SessionPlugin};
 use crate::shared::{lock, Settings, Shared, OFFLINE_QUEUE_LIMIT};
 use crate::status::ConnectionStatus;
 use crate::store::{Store, StoredMessage};
@@ -103,6 +103,18 @@ impl Client {
     /// Sets an option (see [`Options::set`]); only before `connect`.
     pub fn set_option(&self, name: &str, value: &str) -> Result<(), Error> {
         self.configure(name, |control| {
+            // The plugin read these when it was attached (its store, its session).
+            let upper = name.to_ascii_uppercase();
+            const READ_BY_PLUGIN: [&str; 5] = [
+                "STOREDIR",
+                "STORESYNC",
+                "STOREMAXBYTES",
+                "STOREFULL",
+                "CLEANSESSION",
+            ];
+            if control.plugin.is_some() && READ_BY_PLUGIN.contains(&upper.as_str()) {
+                return Err(Error::OptionAfterPlugin { name: upper });
+            }
             let Some(options) = control.options.as_mut() else {
                 return Err(Error::AlreadyConnected);
             };
@@ -141,14 +153,38 @@ impl Client {
         .map_err(already_connected)
     }
 
-    /// Attaches a plugin (a Sparkplug node) to the session; only before
-    /// `connect`.
+    /// Attaches the session plugin (a Sparkplug node); only before
+    /// `connect`, and only one per client.
     pub fn attach_plugin(&self, plugin: Box<dyn SessionPlugin>) -> Result<(), Error> {
         self.configure("plugin", |control| {
+            if control.plugin.is_some() {
+                return Err(Error::PluginAlreadyAttached);
+            }
             control.plugin = Some(plugin);
             Ok(())
         })
-        .map_err(already_connected)
+        .map_err(|e| match e {
+            Error::OptionAfterConnect { .. } => Error::PluginAfterConnect,
+            other => other,
+        })
+    }
+
+    /// The client's settings a plugin reads when it is attached; only before `connect`.
+    pub fn plugin_context(&self) -> Result<PluginContext, Error> {
+        let control = lock(&self.control);
+        if self.shared.closing() {
+            return Err(Error::Closed);
+        }
+        let options = control.options.as_ref().ok_or(Error::PluginAfterConnect)?;
+        Ok(PluginContext {
+            store: options.store_config(&self.shared.client_id),
+            clean_session: options.clean_session,
+        })
+    }
+
+    /// How a plugin wakes this client's I/O thread and reports problems.
+    pub fn session_link(&self) -> SessionLink {
+        SessionLink::new(self.shared.clone(), self.commands.clone())
     }
 
     /// Checks the options, reads the TLS files, opens the store, starts the

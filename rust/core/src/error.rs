@@ -56,6 +56,17 @@ pub enum Error {
     #[error("connect() was already called on this client")]
     AlreadyConnected,
 
+    #[error("a SparkplugNode must be created before connect() is called on its client")]
+    PluginAfterConnect,
+
+    #[error(
+        "this client already carries a SparkplugNode; a client can be the session of one node only"
+    )]
+    PluginAlreadyAttached,
+
+    #[error("option {name} cannot be set after a SparkplugNode was created on this client: set the STORE* options first")]
+    OptionAfterPlugin { name: String },
+
     #[error("the client is closed")]
     Closed,
 
@@ -64,6 +75,9 @@ pub enum Error {
 
     #[error(transparent)]
     TagJson(#[from] crate::tagjson::TagJsonError),
+
+    #[error(transparent)]
+    Sparkplug(#[from] crate::sparkplug::SparkplugError),
 
     #[error("could not start the client's {what} thread: {reason}")]
     Thread { what: &'static str, reason: String },

@@ -8,6 +8,8 @@
 //! - [`error::Error`] and [`error::ConnectError`] carry the facts a user needs
 //!   to fix a failure; their `Display` is what `getLastError()` shows.
 //! - [`tagjson`] encodes and decodes the Flexy tag-JSON format.
+//! - [`sparkplug`] is a Sparkplug B edge node riding on a client's session
+//!   through the [`plugin::SessionPlugin`] hooks.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
@@ -25,6 +27,7 @@ mod sas;
 mod secret;
 pub mod session;
 mod shared;
+pub mod sparkplug;
 pub mod status;
 pub mod store;
 pub mod tagjson;

@@ -445,6 +445,12 @@ impl Store {
         self.sync()
     }
 
+    /// The directory of this store (`<dir>/<escaped client id>`), which it
+    /// holds locked while open; files other than its segments are left alone.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Number of undelivered messages.
     pub fn live_count(&self) -> usize {
         self.live.len()

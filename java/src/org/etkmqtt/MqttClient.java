@@ -277,4 +277,9 @@ public abstract class MqttClient {
     public String toString() {
         return "MqttClient[id=" + mqttId + ", host=" + host + "]";
     }
+
+    /** For {@link SparkplugNode}: the library's number for this client. */
+    long nativeHandle() {
+        return handle;
+    }
 }

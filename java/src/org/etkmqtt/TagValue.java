@@ -2,7 +2,9 @@ package org.etkmqtt;
 
 /**
  * One element of a tag-JSON payload, as returned by {@link TagJson#decode(byte[])}:
- * {@code {"tag":"Name","value":12.5,"time":"2024-05-01 13:45:10"}}.
+ * {@code {"tag":"Name","value":12.5,"time":"2024-05-01 13:45:10"}}; or one
+ * metric written by a Sparkplug command, as returned by
+ * {@link SparkplugNode#decodeCommand(MqttMessage)}.
  */
 public final class TagValue {
     private final String name;
@@ -26,8 +28,10 @@ public final class TagValue {
     }
 
     /**
-     * Returns the value: a {@link Double} for a number, a {@link Boolean}, a
-     * {@link String}, or {@code null} for JSON {@code null}.
+     * Returns the value: for tag JSON a {@link Double} for a number, a
+     * {@link Boolean}, a {@link String}, or {@code null} for JSON {@code null};
+     * for a Sparkplug command an {@link Integer}, {@link Long}, {@link Float},
+     * {@link Double}, {@link Boolean}, {@link String} or {@code null}.
      *
      * @return the value
      */
@@ -37,7 +41,8 @@ public final class TagValue {
 
     /**
      * Returns the {@code time} key as written, for example
-     * {@code "2024-05-01 13:45:10"}.
+     * {@code "2024-05-01 13:45:10"}; for a Sparkplug command the metric's
+     * timestamp in milliseconds since 1970 as decimal text.
      *
      * @return the time, or {@code null} when the element has none
      */

@@ -58,6 +58,8 @@ pub(crate) enum Command {
     /// The application read below the inbound limit: read the socket again.
     ResumeReading,
     Close,
+    /// The plugin has something to send (its queue is its own): ask it.
+    PluginWake,
     /// Makes the I/O thread panic, to test that the client survives it.
     #[cfg(test)]
     Panic,
@@ -205,6 +207,8 @@ impl Engine {
                 }
             }
             Command::Close => self.closing = true,
+            // The next transmit asks the plugin for its messages.
+            Command::PluginWake => {}
             #[cfg(test)]
             Command::Panic => panic!("injected panic on the I/O thread"),
         }

@@ -35,13 +35,18 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Starts {@code main} (a class on the test class path) with {@code args}. */
     public static ChildJvm startMain(Class<?> main, List<String> args) {
+        return startMain(main.getName(), childClasspath(), args);
+    }
+
+    /** Starts class {@code main} from {@code classpath} with {@code args}. */
+    public static ChildJvm startMain(String main, String classpath, List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
         command.add("-Xcheck:jni");
         command.add("-Djava.library.path=" + System.getProperty("java.library.path"));
         command.add("-cp");
-        command.add(childClasspath());
-        command.add(main.getName());
+        command.add(classpath);
+        command.add(main);
         command.addAll(args);
         try {
             return new ChildJvm(command);
