@@ -53,10 +53,6 @@ impl Error {
             | Error::Configuration(_)
             | Error::PluginAlreadyAttached
             | Error::OptionAfterPlugin { .. } => ErrorKind::InvalidArgument,
-            Error::Sparkplug(crate::sparkplug::SparkplugError::QueueFull { .. }) => {
-                ErrorKind::QueueFull
-            }
-            Error::Sparkplug(_) => ErrorKind::InvalidArgument,
             Error::QueueFull { .. } | Error::Store(StoreError::Full { .. }) => ErrorKind::QueueFull,
             Error::Store(_) => ErrorKind::Store,
             Error::OptionAfterConnect { .. }

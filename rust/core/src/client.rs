@@ -8,6 +8,8 @@
 //! [`Error::Closed`], except the read-only ones: status, last error and
 //! the counts still answer).
 
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -16,13 +18,14 @@ use std::thread::{self, JoinHandle};
 use bytes::Bytes;
 use rumqttc::{Publish, QoS};
 
+use crate::boundary::panic_message;
 use crate::engine::{Command, Engine, WAKER};
 use crate::error::Error;
-use crate::events::{self, EventSink};
+use crate::events::{Event, EventSink};
 use crate::log::log;
 use crate::message::{qos_from_u8, Message, Outgoing};
 use crate::options::Options;
-use crate::plugin::{PluginContext, SessionLink, SessionPlugin};
+use crate::plugin::{PluginContext, SessionPlugin};
 use crate::shared::{lock, Settings, Shared, OFFLINE_QUEUE_LIMIT};
 use crate::status::ConnectionStatus;
 use crate::store::{Store, StoredMessage};
@@ -217,7 +220,7 @@ impl Client {
             let (events, receiver) = mpsc::channel();
             self.shared.set_event_channel(Some(events));
             *lock(&self.event_thread) = Some(
-                events::spawn(self.shared.clone(), sink, receiver)
+                spawn_event_thread(self.shared.clone(), sink, receiver)
                     .map_err(thread_error("event"))?,
             );
         }
@@ -512,10 +515,66 @@ impl Client {
     }
 }
 
+/// What a plugin reaches its client by from the application's threads:
+/// waking the I/O thread when it has something to send, and reporting
+/// problems in `getLastError()` and the log.
+#[derive(Clone)]
+pub struct SessionLink {
+    shared: Arc<Shared>,
+    commands: Sender<Command>,
+}
+
+impl SessionLink {
+    pub(crate) fn new(shared: Arc<Shared>, commands: Sender<Command>) -> SessionLink {
+        SessionLink { shared, commands }
+    }
+
+    /// Makes the I/O thread ask the plugin for `next_outgoing` soon. Goes
+    /// through the command channel, which the I/O thread checks after it
+    /// announced its sleep, so a wake is never lost (see `Shared::wake`).
+    pub fn wake(&self) {
+        if self.commands.send(Command::PluginWake).is_ok() {
+            self.shared.wake();
+        }
+    }
+
+    /// Shows `text` in the client's `getLastError()` and logs it (warn).
+    pub fn report(&self, text: String) {
+        self.shared.report(text, None);
+    }
+}
+
 impl Drop for Client {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Starts the thread that hands `events` to `sink` until the channel closes
+/// (at close) or the client is closing.
+fn spawn_event_thread(
+    shared: Arc<Shared>,
+    mut sink: Box<dyn EventSink>,
+    events: Receiver<Event>,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name(format!("etkmqtt-events-{}", shared.client_id))
+        .spawn(move || {
+            let _ = shared.event_thread.set(thread::current().id());
+            while let Ok(event) = events.recv() {
+                if shared.closing() {
+                    break;
+                }
+                // A sink that panics loses that event, not the thread.
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| sink.deliver(event))) {
+                    eprintln!(
+                        "etkmqtt[{}]: event callback failed: {}",
+                        shared.client_id,
+                        panic_message(panic.as_ref())
+                    );
+                }
+            }
+        })
 }
 
 /// A configuration call after connect names what was refused.

@@ -76,9 +76,6 @@ pub enum Error {
     #[error(transparent)]
     TagJson(#[from] crate::tagjson::TagJsonError),
 
-    #[error(transparent)]
-    Sparkplug(#[from] crate::sparkplug::SparkplugError),
-
     #[error("could not start the client's {what} thread: {reason}")]
     Thread { what: &'static str, reason: String },
 

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use etkmqtt_core::boundary::Handles;
-use etkmqtt_core::sparkplug::{CommandValue, SparkplugError, SparkplugNode, Value};
+use etkmqtt_core::sparkplug::{CommandValue, NodeError, SparkplugError, SparkplugNode, Value};
 use jni::objects::{
     GlobalRef, JByteArray, JClass, JMethodID, JObject, JObjectArray, JString, JValue,
 };
@@ -95,7 +95,13 @@ fn as_class(global: &GlobalRef) -> &JClass<'static> {
 
 impl From<SparkplugError> for BridgeError {
     fn from(error: SparkplugError) -> BridgeError {
-        BridgeError::from(etkmqtt_core::Error::Sparkplug(error))
+        BridgeError::Engine(error.to_string())
+    }
+}
+
+impl From<NodeError> for BridgeError {
+    fn from(error: NodeError) -> BridgeError {
+        BridgeError::Engine(error.to_string())
     }
 }
 

@@ -105,7 +105,7 @@ impl History {
         topic: String,
         payload: Vec<u8>,
         generation: Option<u64>,
-    ) -> Result<(), crate::Error> {
+    ) -> Result<(), super::NodeError> {
         let store_id = match self.store.as_mut() {
             Some(store) => {
                 let appended = store.append(&StoredMessage {

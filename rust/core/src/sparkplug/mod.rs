@@ -23,7 +23,37 @@ pub use history::MEMORY_LIMIT_BYTES;
 pub use node::{CommandValue, SparkplugNode};
 pub use value::{DataType, Value};
 
-/// What a Sparkplug call rejected. Nothing was recorded or sent when a call
+/// What a `SparkplugNode` call rejected: a Sparkplug rule, or the client or
+/// store under the node. Nothing was recorded or sent when a call returns one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    #[error(transparent)]
+    Sparkplug(#[from] SparkplugError),
+    #[error(transparent)]
+    Client(#[from] crate::error::Error),
+}
+
+impl From<crate::store::StoreError> for NodeError {
+    fn from(error: crate::store::StoreError) -> NodeError {
+        NodeError::Client(crate::error::Error::Store(error))
+    }
+}
+
+impl NodeError {
+    /// The kind of this rejection, as the bindings map it.
+    pub fn kind(&self) -> crate::boundary::ErrorKind {
+        use crate::boundary::ErrorKind;
+        match self {
+            NodeError::Client(error) => error.kind(),
+            NodeError::Sparkplug(SparkplugError::QueueFull { .. }) => ErrorKind::QueueFull,
+            NodeError::Sparkplug(SparkplugError::Closed) => ErrorKind::Closed,
+            NodeError::Sparkplug(_) => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+/// A Sparkplug rule a call broke. Nothing was recorded or sent when a call
 /// returns one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -32,8 +32,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rumqttc::{LastWill, Publish, QoS};
 
 use crate::client::Client;
-use crate::error::Error;
-use crate::plugin::{SessionLink, SessionPlugin};
+use crate::client::SessionLink;
+use crate::plugin::SessionPlugin;
 use crate::store::Store;
 
 use super::bdseq::BdSeqFile;
@@ -42,7 +42,7 @@ use super::metrics::{AliasCounter, MetricSet};
 use super::payload::{data_type, Metric, MetricValue, Payload};
 use super::topic::{state_topic, validate_id, NodeTopics, Target};
 use super::value::Value;
-use super::SparkplugError;
+use super::{NodeError, SparkplugError};
 
 /// The metric that carries the bdSeq in NBIRTH and NDEATH.
 pub const BD_SEQ_METRIC: &str = "bdSeq";
@@ -414,7 +414,7 @@ impl NodeState {
         &mut self,
         metrics: Vec<(String, Option<Value>)>,
         epoch_millis: u64,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NodeError> {
         self.check_running()?;
         let owner = self.node_owner();
         let payload = unstamped(&owner, "setNodeMetrics", &self.node, &metrics, epoch_millis)?;
@@ -433,7 +433,7 @@ impl NodeState {
         device_id: &str,
         metrics: Vec<(String, Option<Value>)>,
         epoch_millis: u64,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NodeError> {
         self.check_running()?;
         let generation = self.born.then_some(self.generation);
         let Some(device) = self.devices.iter_mut().find(|d| d.id == device_id) else {
@@ -913,7 +913,7 @@ impl SparkplugNode {
         client: &Client,
         group_id: &str,
         edge_node_id: &str,
-    ) -> Result<SparkplugNode, Error> {
+    ) -> Result<SparkplugNode, NodeError> {
         let topics = NodeTopics::new(group_id, edge_node_id)?;
         let context = client.plugin_context()?;
         if !context.clean_session {
@@ -957,7 +957,7 @@ impl SparkplugNode {
         Ok(SparkplugNode { shared, link })
     }
 
-    pub fn set_node_metrics(&self, metrics: Vec<(String, Option<Value>)>) -> Result<(), Error> {
+    pub fn set_node_metrics(&self, metrics: Vec<(String, Option<Value>)>) -> Result<(), NodeError> {
         self.call(|state| Ok(state.set_node_metrics(metrics, epoch_millis_now())?))
     }
 
@@ -965,7 +965,7 @@ impl SparkplugNode {
         &self,
         device_id: &str,
         metrics: Vec<(String, Option<Value>)>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NodeError> {
         self.call(|state| Ok(state.set_device_metrics(device_id, metrics, epoch_millis_now())?))
     }
 
@@ -974,7 +974,7 @@ impl SparkplugNode {
         &self,
         metrics: Vec<(String, Option<Value>)>,
         epoch_millis: i64,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NodeError> {
         let time = reading_time(epoch_millis)?;
         self.call(|state| state.publish_node_data(metrics, time))
     }
@@ -984,23 +984,23 @@ impl SparkplugNode {
         device_id: &str,
         metrics: Vec<(String, Option<Value>)>,
         epoch_millis: i64,
-    ) -> Result<(), Error> {
+    ) -> Result<(), NodeError> {
         let time = reading_time(epoch_millis)?;
         self.call(|state| state.publish_device_data(device_id, metrics, time))
     }
 
     /// Births wait for `spBv1.0/STATE/<host_id>` to say online; `client`
     /// (this node's) subscribes to that topic.
-    pub fn set_primary_host(&self, client: &Client, host_id: &str) -> Result<(), Error> {
+    pub fn set_primary_host(&self, client: &Client, host_id: &str) -> Result<(), NodeError> {
         let topic = self.call(|state| Ok(state.set_primary_host(host_id)?))?;
-        client.subscribe(&topic, 1)
+        Ok(client.subscribe(&topic, 1)?)
     }
 
     pub fn decode_command(
         &self,
         topic: &str,
         payload: &[u8],
-    ) -> Result<Option<Vec<CommandValue>>, Error> {
+    ) -> Result<Option<Vec<CommandValue>>, NodeError> {
         Ok(self.shared.lock().decode_command(topic, payload)?)
     }
 
@@ -1020,7 +1020,7 @@ impl SparkplugNode {
     /// connected session to take them), then stops. Queued readings stay in
     /// the store (STOREDIR) for the next run. The client stays open.
     /// Calling it again does nothing.
-    pub fn close(&self) -> Result<(), Error> {
+    pub fn close(&self) -> Result<(), NodeError> {
         let mut state = self.shared.lock();
         if !state.begin_close() {
             return Ok(());
@@ -1052,7 +1052,10 @@ impl SparkplugNode {
         Ok(closed?)
     }
 
-    fn call<T>(&self, action: impl FnOnce(&mut NodeState) -> Result<T, Error>) -> Result<T, Error> {
+    fn call<T>(
+        &self,
+        action: impl FnOnce(&mut NodeState) -> Result<T, NodeError>,
+    ) -> Result<T, NodeError> {
         let mut state = self.shared.lock();
         let result = action(&mut state);
         let wake = state.has_outgoing();
@@ -1071,9 +1074,8 @@ impl SparkplugNode {
     }
 }
 
-fn reading_time(epoch_millis: i64) -> Result<u64, Error> {
-    u64::try_from(epoch_millis)
-        .map_err(|_| Error::Sparkplug(SparkplugError::InvalidTime { epoch_millis }))
+fn reading_time(epoch_millis: i64) -> Result<u64, NodeError> {
+    u64::try_from(epoch_millis).map_err(|_| SparkplugError::InvalidTime { epoch_millis }.into())
 }
 
 /// The node as its client's session plugin, called on the I/O thread.
