@@ -14,6 +14,7 @@
 pub mod client;
 mod engine;
 pub mod error;
+pub mod files;
 pub mod log;
 pub mod options;
 mod secret;
