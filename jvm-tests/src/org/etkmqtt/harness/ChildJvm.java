@@ -35,6 +35,28 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Starts {@code main} (a class on the test class path) with {@code args}. */
     public static ChildJvm startMain(Class<?> main, List<String> args) {
+        return start(javaCommand(main, args));
+    }
+
+    /**
+     * Like {@link #startMain}, with the file-creation mask {@code umask}
+     * (for example "000": every mode bit a program asks for is kept).
+     */
+    public static ChildJvm startMainWithUmask(String umask, Class<?> main, List<String> args) {
+        List<String> command = new ArrayList<>(Arrays.asList("sh", "-c", "umask " + umask + " && exec \"$0\" \"$@\""));
+        command.addAll(javaCommand(main, args));
+        return start(command);
+    }
+
+    private static ChildJvm start(List<String> command) {
+        try {
+            return new ChildJvm(command);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start a child JVM: " + e, e);
+        }
+    }
+
+    private static List<String> javaCommand(Class<?> main, List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
         command.add("-Xcheck:jni");
@@ -43,11 +65,7 @@ public final class ChildJvm implements AutoCloseable {
         command.add(childClasspath());
         command.add(main.getName());
         command.addAll(args);
-        try {
-            return new ChildJvm(command);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot start a child JVM: " + e, e);
-        }
+        return command;
     }
 
     /** The jar and the test classes; set by build.gradle, else this JVM's class path. */
