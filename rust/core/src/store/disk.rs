@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::format::Version;
 use super::StoreError;
@@ -164,22 +165,39 @@ pub(super) fn file_name_for_client_id(client_id: &str) -> String {
     name
 }
 
-/// Takes the store's advisory lock without waiting: a second live client with
-/// the same store directory and client id gets [`StoreError::Locked`]. The
-/// lock is tied to the open file, so the operating system releases it when a
-/// crashed process dies; a stale lock file never blocks a restart.
+/// Takes the store's advisory lock: a second live client with the same store
+/// directory and client id gets [`StoreError::Locked`]. The lock is tied to
+/// the open file, so the operating system releases it when a crashed process
+/// dies; a stale lock file never blocks a restart.
+///
+/// A lock that is busy is tried again for a moment before giving up: while
+/// another thread starts a process, the new process holds a copy of every
+/// file descriptor until it runs its program (they close on exec), so a store
+/// closed and opened again at that moment would otherwise find its own old
+/// lock still held.
 // `File::try_lock` (Rust 1.89) is why the workspace's rust-version is 1.89.
 pub(super) fn lock_exclusively(
     lock: &File,
     lock_path: &Path,
     dir: &Path,
 ) -> Result<(), StoreError> {
-    match lock.try_lock() {
-        Ok(()) => Ok(()),
-        Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
-            path: dir.to_path_buf(),
-        }),
-        Err(fs::TryLockError::Error(e)) => Err(io_error(lock_path, "cannot lock the lock file", e)),
+    const PATIENCE: Duration = Duration::from_millis(500);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: dir.to_path_buf(),
+                })
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(io_error(lock_path, "cannot lock the lock file", e))
+            }
+        }
     }
 }
 
