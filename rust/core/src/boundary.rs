@@ -44,6 +44,7 @@ impl Error {
             | Error::InvalidOption { .. }
             | Error::ConflictingOptions(_)
             | Error::InvalidTopic(_)
+            | Error::PayloadTooLarge { .. }
             | Error::InvalidTopicFilter(_)
             | Error::InvalidQos(_)
             | Error::InvalidClientId(_)

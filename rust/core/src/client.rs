@@ -30,7 +30,7 @@ use crate::shared::{lock, Settings, Shared, OFFLINE_QUEUE_LIMIT};
 use crate::status::ConnectionStatus;
 use crate::store::{Store, StoredMessage};
 use crate::tagjson::{self, TagValue};
-use crate::topic::{validate_filter, validate_topic};
+use crate::topic::{check_mqtt_string, check_publish, validate_filter};
 use crate::transport::Connector;
 
 /// What only configuration, `connect` and `close` touch.
@@ -62,6 +62,8 @@ impl Client {
                 client_id.len()
             )));
         }
+        // Mosquitto closes the connection on these characters in a client id.
+        check_mqtt_string("the client id", client_id).map_err(Error::InvalidClientId)?;
         let host = normalize_host(host)?;
         let options = Options::default();
         let (commands, receiver) = mpsc::channel();
@@ -70,6 +72,7 @@ impl Client {
             publish_wait_millis: millis(&options).into(),
             tag_time_offset_minutes: options.tag_time_offset_minutes.into(),
             store_configured: false.into(),
+            max_payload: options.max_payload.into(),
         };
         Ok(Client {
             shared: Arc::new(Shared::new(client_id, host, settings)),
@@ -135,6 +138,9 @@ impl Client {
             settings
                 .tag_time_offset_minutes
                 .store(options.tag_time_offset_minutes, Ordering::Relaxed);
+            settings
+                .max_payload
+                .store(options.max_payload, Ordering::Relaxed);
             self.shared.log.set_level(options.log_level);
             log!(
                 self.shared.log,
@@ -279,8 +285,10 @@ impl Client {
         qos: i32,
         retain: bool,
     ) -> Result<(), Error> {
-        validate_topic(topic)?;
         let qos = to_qos(qos)?;
+        // What the broker would close the connection on is refused here.
+        let max_payload = self.shared.settings.max_payload.load(Ordering::Relaxed);
+        check_publish(topic, qos, payload.len(), max_payload)?;
         self.shared.check_running()?;
         let mut publish = Publish::from_bytes(topic, qos, payload);
         publish.retain = retain;

@@ -30,6 +30,14 @@ pub enum Error {
     #[error("invalid QoS {0}: must be 0, 1 or 2")]
     InvalidQos(i32),
 
+    /// The payload is larger than one PUBLISH can carry, or than MAXPAYLOAD.
+    #[error("payload too large: {len} bytes, but {limit} allows at most {max}; the message was not accepted")]
+    PayloadTooLarge {
+        len: usize,
+        max: usize,
+        limit: PayloadLimit,
+    },
+
     #[error("invalid client id: {0}")]
     InvalidClientId(String),
 
@@ -81,6 +89,18 @@ pub enum Error {
 
     #[error("the client stopped after an internal error ({0}); close it and create a new one")]
     Stopped(String),
+}
+
+/// Where a payload limit comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadLimit {
+    /// MQTT 3.1.1: 268 435 455 bytes per packet, less the PUBLISH header.
+    #[error("MQTT 3.1.1 (268435455 bytes per packet, less the topic and header)")]
+    Protocol,
+    /// The MAXPAYLOAD option.
+    #[error("MAXPAYLOAD")]
+    MaxPayload,
 }
 
 /// Why a connection attempt failed or a connection ended.
@@ -138,6 +158,23 @@ pub enum ConnectError {
         option: &'static str,
         path: String,
         reason: String,
+    },
+
+    #[error("{option} '{path}' is {kind}, not a regular file; give the path of a PEM file")]
+    NotARegularFile {
+        option: &'static str,
+        path: String,
+        kind: &'static str,
+    },
+
+    #[error(
+        "{option} '{path}' is {size} bytes; certificate and key files may be at most {limit} bytes"
+    )]
+    FileTooLarge {
+        option: &'static str,
+        path: String,
+        size: u64,
+        limit: u64,
     },
 
     #[error("KEYFILE '{path}' is encrypted: set KEYPASSWORD to its password")]

@@ -19,6 +19,7 @@ mod encoding;
 mod engine;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod log;
 pub mod message;
 pub mod options;

@@ -8,7 +8,8 @@ use crate::error::{ConnAckRefusal, ConnectError, Error};
 use crate::log::LogLevel;
 use crate::secret::Secret;
 use crate::store::{FullPolicy, StoreConfig, SyncPolicy, DEFAULT_MAX_BYTES};
-use crate::topic::validate_topic;
+use crate::tagjson::MAX_UTC_OFFSET_MINUTES;
+use crate::topic::{check_mqtt_string, validate_topic, MAX_REMAINING_LENGTH};
 
 mod cloud;
 pub use cloud::{ProxyKind, ProxyOptions, DEFAULT_WS_PATH};
@@ -54,6 +55,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "PROXY",
     "SASKEY",
     "SASTTL",
+    "MAXPAYLOAD",
 ];
 
 /// SASTTL when not set: one hour, as Azure's device SDKs use.
@@ -127,6 +129,9 @@ pub struct Options {
     pub proxy: Option<ProxyOptions>,
     sas_key: Option<Secret>,
     sas_ttl: Option<Duration>,
+    /// MAXPAYLOAD: publish() refuses larger payloads (bytes). Defaults to
+    /// the protocol's limit; lower it for brokers with a smaller one.
+    pub max_payload: usize,
 }
 
 impl Default for Options {
@@ -166,6 +171,7 @@ impl Default for Options {
             proxy: None,
             sas_key: None,
             sas_ttl: None,
+            max_payload: MAX_REMAINING_LENGTH,
         }
     }
 }
@@ -213,7 +219,11 @@ impl Options {
             }
             "KEYPASSWORD" => self.key_password = non_empty_secret(value),
             "TLSVERIFYHOSTNAME" => self.verify_hostname = flag("TLSVERIFYHOSTNAME", value)?,
-            "USERNAME" => self.username = Some(value.to_owned()).filter(|u| !u.is_empty()),
+            "USERNAME" => {
+                check_mqtt_string("the user name", value)
+                    .map_err(|reason| invalid("USERNAME", reason))?;
+                self.username = Some(value.to_owned()).filter(|u| !u.is_empty())
+            }
             "PASSWORD" => self.password = non_empty_secret(value),
             "WILLTOPIC" => {
                 if value.is_empty() {
@@ -223,7 +233,16 @@ impl Options {
                     self.will_topic = Some(value.to_owned());
                 }
             }
-            "WILLPAYLOAD" => self.will_payload = value.as_bytes().to_vec(),
+            "WILLPAYLOAD" => {
+                // CONNECT carries the will message with a 2-byte length.
+                if value.len() > usize::from(u16::MAX) {
+                    return Err(invalid(
+                        "WILLPAYLOAD",
+                        format!("is {} bytes long; MQTT 3.1.1 allows at most 65535", value.len()),
+                    ));
+                }
+                self.will_payload = value.as_bytes().to_vec()
+            }
             "WILLQOS" => self.will_qos = parse_int("WILLQOS", value, 0, 2, "a QoS")? as u8,
             "WILLRETAIN" => self.will_retain = flag("WILLRETAIN", value)?,
             "CLEANSESSION" => self.clean_session = flag("CLEANSESSION", value)?,
@@ -256,6 +275,10 @@ impl Options {
                         format!("must be 1 to 128 bytes of UTF-8, got {} bytes", value.len()),
                     ));
                 }
+                // Sent as a C string, and a line of the broker's psk_file:
+                // no NUL, no control or non-characters.
+                check_mqtt_string("the identity", value)
+                    .map_err(|reason| invalid("PSK-IDENTITY", reason))?;
                 self.psk_identity = Some(value.to_owned());
             }
             "PSK-CIPHERS" => {
@@ -303,13 +326,22 @@ impl Options {
                     }
                 }
             }
+            "MAXPAYLOAD" => {
+                self.max_payload = parse_int(
+                    "MAXPAYLOAD",
+                    value,
+                    1,
+                    MAX_REMAINING_LENGTH as u32,
+                    "a payload size in bytes",
+                )? as usize
+            }
             "TAGTIMEOFFSET" => {
                 self.tag_time_offset_minutes = match value.trim().parse::<i32>() {
-                    Ok(minutes) if (-1440..=1440).contains(&minutes) => minutes,
+                    Ok(minutes) if minutes.unsigned_abs() <= MAX_UTC_OFFSET_MINUTES.unsigned_abs() => minutes,
                     _ => {
                         return Err(invalid(
                             "TAGTIMEOFFSET",
-                            format!("'{value}' is not an offset from UTC in minutes (-1440-1440)"),
+                            format!("'{value}' is not an offset from UTC in minutes (-{MAX_UTC_OFFSET_MINUTES}-{MAX_UTC_OFFSET_MINUTES})"),
                         ))
                     }
                 }
@@ -702,6 +734,13 @@ mod tests {
             ("STOREFULL", "wait", "STOREFULL", "\"dropoldest\""),
             ("STOREMAXBYTES", "10", "STOREMAXBYTES", "(4096-"),
             ("TAGTIMEOFFSET", "2000", "TAGTIMEOFFSET", "(-1440-1440)"),
+            ("MAXPAYLOAD", "0", "MAXPAYLOAD", "(1-268435455)"),
+            ("MAXPAYLOAD", "268435456", "MAXPAYLOAD", "(1-268435455)"),
+            ("WILLTOPIC", "dead/\u{1}", "WILLTOPIC", "U+0001"),
+            ("WILLTOPIC", "dead/\u{85}", "WILLTOPIC", "U+0085"),
+            ("PSK-IDENTITY", "gw\0x", "PSK-IDENTITY", "U+0000"),
+            ("PSK-IDENTITY", "gw\u{ffff}", "PSK-IDENTITY", "U+FFFF"),
+            ("USERNAME", "plant\u{7f}", "USERNAME", "U+007F"),
         ];
         for (name, value, expect_name, expect_text) in cases {
             let err = Options::default().set(name, value).expect_err(name);
@@ -712,6 +751,27 @@ mod tests {
             );
             assert!(text.contains(expect_text), "{name}={value}: {text}");
         }
+    }
+
+    #[test]
+    fn maxpayload_defaults_to_the_protocol_limit_and_takes_smaller_brokers_limits() {
+        assert_eq!(Options::default().max_payload, 268_435_455);
+        let mut options = Options::default();
+        set(&mut options, "MAXPAYLOAD", "131072").expect("AWS IoT Core's limit");
+        assert_eq!(options.max_payload, 131_072);
+        set(&mut options, "maxpayload", "268435455").expect("the protocol limit");
+        assert_eq!(options.max_payload, 268_435_455);
+        assert!(OPTION_NAMES.contains(&"MAXPAYLOAD"));
+    }
+
+    #[test]
+    fn willpayload_longer_than_65535_bytes_is_refused() {
+        let mut options = Options::default();
+        set(&mut options, "WILLPAYLOAD", &"x".repeat(65535)).expect("the limit");
+        let err = options
+            .set("WILLPAYLOAD", &"x".repeat(65536))
+            .expect_err("over");
+        assert!(err.to_string().contains("65536 bytes"), "{err}");
     }
 
     #[test]

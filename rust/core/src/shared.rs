@@ -60,6 +60,8 @@ pub(crate) struct Settings {
     pub publish_wait_millis: AtomicU32,
     pub tag_time_offset_minutes: AtomicI32,
     pub store_configured: AtomicBool,
+    /// MAXPAYLOAD: the largest payload `publish` accepts.
+    pub max_payload: AtomicUsize,
 }
 
 pub(crate) struct Shared {
@@ -247,7 +249,9 @@ impl Shared {
     pub fn completed(&self, record: Option<u64>) {
         match record {
             Some(id) => {
-                self.with_store(|store| store.remove(id));
+                if let Some(Some(notice)) = self.with_store(|store| store.remove(id)) {
+                    self.report(notice.to_string(), None);
+                }
             }
             None => self.complete_in_memory(1),
         }
@@ -262,8 +266,10 @@ impl Shared {
                 let removed = store.as_mut().map(|s| s.remove(id));
                 lock(&self.counts).set_aside += 1;
                 drop(store);
-                if let Some(Err(e)) = removed {
-                    self.report(e.to_string(), None);
+                match removed {
+                    Some(Err(e)) => self.report(e.to_string(), None),
+                    Some(Ok(Some(notice))) => self.report(notice.to_string(), None),
+                    _ => {}
                 }
             }
             None => {

@@ -197,7 +197,31 @@ pub enum TagJsonError {
         /// What is wrong with it.
         problem: TagProblem,
     },
+    /// The UTC offset is more than a day either way ([`MAX_UTC_OFFSET_MINUTES`]).
+    #[error("a UTC offset of {utc_offset_minutes} minutes is outside -{max}..{max} (one day either way)", max = MAX_UTC_OFFSET_MINUTES)]
+    OffsetOutOfRange {
+        /// The offset given, in minutes.
+        utc_offset_minutes: i32,
+    },
+    /// The tag time falls outside the years `YYYY` can write.
+    #[error("tag time {epoch_millis} ms since 1970-01-01 UTC with an offset of {utc_offset_minutes} minutes falls in the year {year}; tag times must fall in the years 0000 to 9999")]
+    TimeOutOfRange {
+        /// The time given, in milliseconds since 1970-01-01 00:00:00 UTC.
+        epoch_millis: i64,
+        /// The offset given, in minutes.
+        utc_offset_minutes: i32,
+        /// The (proleptic Gregorian) year they make.
+        year: i64,
+    },
 }
+
+/// The years a tag time may fall in: `YYYY` has four digits.
+pub const TAG_YEARS: std::ops::RangeInclusive<i64> = 0..=9999;
+
+/// The largest UTC offset a tag time may be given, in minutes either way:
+/// a day (real offsets are within -12 and +14 hours). TAGTIMEOFFSET has the
+/// same bound.
+pub const MAX_UTC_OFFSET_MINUTES: i32 = 1440;
 
 /// Appends the tag-JSON array for `tags` to `out`, so callers can reuse one
 /// buffer (the device has a 25 MB heap).
@@ -208,15 +232,16 @@ pub enum TagJsonError {
 ///
 /// # Errors
 ///
-/// None for Rust callers today (every `&str` and [`TagValue`] is encodable);
-/// the `Result` keeps room for limits without breaking callers.
+/// [`TagJsonError::OffsetOutOfRange`] for an offset of more than a day
+/// either way, [`TagJsonError::TimeOutOfRange`] when the time falls outside
+/// the years 0000 to 9999 ([`TAG_YEARS`]); nothing is appended then.
 pub fn encode_into<'a>(
     out: &mut String,
     tags: impl IntoIterator<Item = (&'a str, &'a TagValue)>,
     epoch_millis: i64,
     utc_offset_minutes: i32,
 ) -> Result<(), TagJsonError> {
-    let time = format_time(epoch_millis, utc_offset_minutes);
+    let time = format_tag_time(epoch_millis, utc_offset_minutes)?;
     out.push('[');
     for (index, (name, value)) in tags.into_iter().enumerate() {
         if index > 0 {
@@ -240,7 +265,9 @@ pub fn encode_into<'a>(
 ///
 /// # Errors
 ///
-/// [`TagJsonError::LengthMismatch`] when the slices differ in length.
+/// [`TagJsonError::LengthMismatch`] when the slices differ in length;
+/// [`TagJsonError::OffsetOutOfRange`] and [`TagJsonError::TimeOutOfRange`]
+/// as for [`encode_into`].
 pub fn encode(
     names: &[&str],
     values: &[TagValue],
@@ -319,9 +346,7 @@ pub fn decode(payload: &[u8]) -> Result<Vec<Tag>, TagJsonError> {
 /// Years outside 0..=9999 are written with as many digits as they need and a
 /// leading `-` when negative. Never panics, for any input.
 pub fn format_time(epoch_millis: i64, utc_offset_minutes: i32) -> String {
-    // i128 so that any i64 plus any offset cannot overflow.
-    let local_millis = i128::from(epoch_millis) + i128::from(utc_offset_minutes) * 60_000;
-    let seconds = local_millis.div_euclid(1000);
+    let seconds = local_seconds(epoch_millis, utc_offset_minutes);
     let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
     let second_of_day = seconds.rem_euclid(86_400);
     let (hour, minute, second) = (
@@ -341,6 +366,40 @@ pub fn format_time(epoch_millis: i64, utc_offset_minutes: i32) -> String {
         "-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"
     );
     out
+}
+
+/// [`format_time`] for a tag: refuses offsets of more than a day either way
+/// and times outside the years 0000 to 9999 ([`TAG_YEARS`]), where the
+/// format would need a fifth digit or a sign that readers of
+/// `YYYY-MM-DD HH:MM:SS` do not expect.
+///
+/// # Errors
+///
+/// [`TagJsonError::OffsetOutOfRange`], or [`TagJsonError::TimeOutOfRange`]
+/// naming the year.
+pub fn format_tag_time(epoch_millis: i64, utc_offset_minutes: i32) -> Result<String, TagJsonError> {
+    if utc_offset_minutes.unsigned_abs() > MAX_UTC_OFFSET_MINUTES.unsigned_abs() {
+        return Err(TagJsonError::OffsetOutOfRange { utc_offset_minutes });
+    }
+    let seconds = local_seconds(epoch_millis, utc_offset_minutes);
+    let (year, _, _) = civil_from_days(seconds.div_euclid(86_400));
+    // An i64 of milliseconds spans under 300 million years: the year fits.
+    let year = i64::try_from(year).unwrap_or(i64::MAX);
+    if !TAG_YEARS.contains(&year) {
+        return Err(TagJsonError::TimeOutOfRange {
+            epoch_millis,
+            utc_offset_minutes,
+            year,
+        });
+    }
+    Ok(format_time(epoch_millis, utc_offset_minutes))
+}
+
+/// Seconds since 1970-01-01 00:00:00 local time, rounded towards the past;
+/// i128 so that any i64 plus any offset cannot overflow.
+fn local_seconds(epoch_millis: i64, utc_offset_minutes: i32) -> i128 {
+    let local_millis = i128::from(epoch_millis) + i128::from(utc_offset_minutes) * 60_000;
+    local_millis.div_euclid(1000)
 }
 
 /// Converts days since 1970-01-01 to (year, month, day), following Howard

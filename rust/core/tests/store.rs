@@ -1,5 +1,7 @@
 //! The durable message store: round trips, crash recovery (torn and corrupt
-//! records, killed and aborted processes), size limits, locking, compaction.
+//! records, killed and aborted processes, records planted in payloads, old
+//! format files), size limits, a full disk, private files, locking,
+//! compaction.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -10,14 +12,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use etkmqtt_core::store::{
-    FullPolicy, Recovery, Store, StoreConfig, StoreError, StoredMessage, SyncPolicy,
+    FullPolicy, Lost, Recovery, Store, StoreConfig, StoreError, StoreNotice, StoredMessage,
+    SyncPolicy,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const CLIENT_ID: &str = "flexy/test 1";
-/// Fixed record overhead: header 14, CRC 4, flags and topic length 3.
-const MESSAGE_OVERHEAD: u64 = 21;
+/// Record header 17 (type, sequence number, id, body length), flags and
+/// topic length 3.
+const MESSAGE_OVERHEAD: usize = 20;
+/// A chunk header per 4084 bytes of record (4096-byte blocks).
+const CHUNK_HEADER: usize = 12;
+const CHUNK_DATA: usize = 4096 - CHUNK_HEADER;
+const BLOCK: usize = 4096;
 
 /// A store root under the system temp dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -92,8 +100,11 @@ fn message(index: usize, payload_len: usize) -> StoredMessage {
     }
 }
 
+/// What the store charges a message against its size limit (the module
+/// documentation's formula), and its bytes on disk when it starts a block.
 fn record_len(message: &StoredMessage) -> u64 {
-    MESSAGE_OVERHEAD + message.topic.len() as u64 + message.payload.len() as u64
+    let data = MESSAGE_OVERHEAD + message.topic.len() + message.payload.len();
+    (data + CHUNK_HEADER * data.div_ceil(CHUNK_DATA)) as u64
 }
 
 fn ids(recovery: &Recovery) -> Vec<u64> {
@@ -190,12 +201,12 @@ fn torn_tail_record_is_reported_and_the_rest_kept() -> TestResult {
     let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
     assert_eq!(ids(&recovery), kept);
     assert_eq!(recovery.damage.len(), 1, "{:?}", recovery.damage);
-    println!("damage report: {}", recovery.damage[0]);
-    assert!(
-        recovery.damage[0].contains("runs past the end of the file"),
-        "{}",
-        recovery.damage[0]
-    );
+    let report = &recovery.damage[0];
+    println!("damage report: {report}");
+    assert!(report.to_string().contains("a write cut short"), "{report}");
+    assert_eq!(report.lost, Lost::Exactly(1), "{report}");
+    assert_eq!(report.offset, 3 * record_len(&message(0, 100)), "{report}");
+    assert_eq!(report.len, record_len(&message(3, 100)) - 40, "{report}");
 
     // New records never follow the garbage: they go to a new segment.
     let after = store.append(&message(9, 100))?.id;
@@ -239,37 +250,48 @@ fn flipped_byte_in_middle_record_skips_only_that_record() -> TestResult {
     assert_eq!(recovery.damage.len(), 1, "{:?}", recovery.damage);
     let report = &recovery.damage[0];
     println!("damage report: {report}");
-    assert!(report.contains("bad checksum"), "{report}");
-    assert!(report.contains("skipped 1 record"), "{report}");
+    let text = report.to_string();
+    assert!(text.contains("bad checksum"), "{report}");
+    assert!(text.contains("1 record lost"), "{report}");
+    assert_eq!(report.lost, Lost::Exactly(1));
+    assert_eq!(report.offset, record_len(&messages[0]));
+    assert_eq!(report.len, record_len(&messages[1]));
     assert!(
-        report.contains(&format!("offset {}", record_len(&messages[0]))),
+        text.contains(&format!("offset {}", record_len(&messages[0]))),
         "{report}"
     );
     Ok(())
 }
 
 #[test]
-fn corrupt_length_field_still_recovers_later_records() -> TestResult {
+fn corrupt_length_field_costs_the_rest_of_its_block_counted_exactly() -> TestResult {
     let temp = TempDir::new("bad-length");
     let (mut store, _) = Store::open(temp.config(SyncPolicy::Always))?;
-    let appended: Vec<u64> = (0..5)
-        .map(|i| store.append(&message(i, 30)).map(|a| a.id))
+    // 100 records of 90 bytes: 45 in the first block, one across into the second.
+    let appended: Vec<u64> = (0..100)
+        .map(|i| store.append(&message(i, 46)).map(|a| a.id))
         .collect::<Result<_, _>>()?;
     drop(store);
+    let one = record_len(&message(0, 46)) as usize;
+    assert_eq!(one, 90);
 
     let segment = temp.segments().pop().ok_or("no segment")?;
     let mut bytes = fs::read(&segment)?;
-    // The second record's length now points far beyond the end of the file.
-    let second = record_len(&message(0, 30)) as usize;
-    bytes[second + 5] = 0x0F;
+    // Record 1's chunk length field: nothing in that header can be believed,
+    // so reading resumes at the next block, after record 45 (the one that
+    // crosses the boundary).
+    bytes[one + 2] = 0x0F;
     fs::write(&segment, &bytes)?;
 
     let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
     println!("damage report: {:?}", recovery.damage);
+    let crossing = BLOCK / one;
     let mut expected = appended.clone();
-    expected.remove(1);
+    expected.drain(1..=crossing);
     assert_eq!(ids(&recovery), expected);
     assert_eq!(recovery.damage.len(), 1, "{:?}", recovery.damage);
+    assert_eq!(recovery.damage[0].offset, one as u64);
+    assert_eq!(recovery.damage[0].lost, Lost::Exactly(crossing as u64));
     Ok(())
 }
 
@@ -392,11 +414,11 @@ fn compaction_deletes_fully_delivered_segments_without_rewriting() -> TestResult
     for index in 0..4000 {
         appended.push(store.append(&message(index, 1000))?.id);
     }
-    let before = temp.segments();
-    assert!(before.len() >= 4, "{before:?}");
     for &id in &appended[..2000] {
         store.remove(id)?;
     }
+    let before = temp.segments();
+    assert!(before.len() >= 4, "{before:?}");
     store.compact()?;
     let after = temp.segments();
     assert!(after.len() < before.len(), "{before:?} -> {after:?}");
@@ -434,7 +456,13 @@ fn compaction_rewrites_when_dead_bytes_dominate_and_keeps_exactly_the_live_set()
         after.iter().all(|p| !before.contains(p)),
         "old segments remain: {after:?}"
     );
-    assert_eq!(temp.segment_bytes(), used, "only live records remain");
+    // Only live records remain: the files hold their charged bytes plus block
+    // padding and the chunk headers of records that start mid-block.
+    let on_disk = temp.segment_bytes();
+    assert!(
+        on_disk >= used && on_disk < used + used / 50,
+        "{on_disk} bytes on disk for {used} live"
+    );
     assert_eq!(store.used_bytes(), used);
     assert_eq!(store.live_count(), expected.len());
 
@@ -480,7 +508,7 @@ fn compaction_interrupted_before_deleting_old_segments_delivers_no_duplicates() 
     for (path, bytes) in &old {
         fs::write(path, bytes)?;
     }
-    let partial = temp.store_dir().join("seg-ffffffffffffff00.tmp");
+    let partial = temp.store_dir().join("seg-ffffffffffffff00.v2.tmp");
     fs::write(&partial, b"half a segment")?;
 
     let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Batch))?;
@@ -559,6 +587,20 @@ fn child_process_entry() {
     let Ok((mut store, _)) = Store::open(config) else {
         std::process::exit(3);
     };
+    if mode == "private" {
+        // Every kind of file the store creates: segments, the lock, the
+        // reserve, and a compaction's outputs (over 1 MiB dead forces one).
+        for index in 0..1200 {
+            let Ok(appended) = store.append(&message(index, 1000)) else {
+                std::process::exit(4);
+            };
+            if index % 100 != 0 && store.remove(appended.id).is_err() {
+                std::process::exit(5);
+            }
+        }
+        let code = if store.compact().is_ok() { 0 } else { 6 };
+        std::process::exit(code);
+    }
     let mut stdout = std::io::stdout().lock();
     for index in 0..CHILD_COUNT {
         if mode == "abort" && index == CHILD_COUNT / 2 {
@@ -698,5 +740,411 @@ fn append_throughput_is_reported() -> TestResult {
         Path::new(&std::env::temp_dir()).display()
     );
     assert!(always > 0.0 && batch > 0.0);
+    Ok(())
+}
+
+/// The bytes of a whole, valid store file holding one message to
+/// `rel/c/injected`, written by the store itself: whatever the format, this
+/// is what a record looks like.
+fn valid_record_bytes(test: &str) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let scratch = TempDir::new(test);
+    let (mut store, _) = Store::open(scratch.config(SyncPolicy::Always))?;
+    store.append(&StoredMessage {
+        topic: "rel/c/injected".to_owned(),
+        payload: b"a message nobody published".to_vec(),
+        qos: 1,
+        retain: false,
+    })?;
+    store.close()?;
+    Ok(fs::read(scratch.segments().pop().ok_or("no segment")?)?)
+}
+
+/// Flips the first byte that `append` wrote at or after `from`: the start of
+/// that record, whatever padding came before it.
+fn damage_record_start(segment: &Path, from: usize) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut bytes = fs::read(segment)?;
+    let at = (from..bytes.len())
+        .find(|&i| bytes[i] != 0)
+        .ok_or("nothing written")?;
+    bytes[at] = !bytes[at];
+    fs::write(segment, &bytes)?;
+    Ok(at)
+}
+
+#[test]
+fn a_record_planted_in_a_payload_is_never_recovered_when_the_record_around_it_is_damaged(
+) -> TestResult {
+    let planted = valid_record_bytes("planted-source")?;
+    let temp = TempDir::new("planted");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Always))?;
+    let mut expected = Vec::new();
+    for index in 0..5 {
+        let msg = message(index, 40);
+        expected.push((store.append(&msg)?.id, msg));
+    }
+    // The carrier holds the planted file many times over, at every offset
+    // modulo 64 and across block boundaries, so any reader that looks for
+    // records inside damaged bytes would find one.
+    let mut payload = Vec::new();
+    for shift in 0..64 {
+        payload.extend(std::iter::repeat_n(b'.', shift));
+        payload.extend_from_slice(&planted);
+    }
+    let carrier = StoredMessage {
+        topic: "rel/c/carrier".to_owned(),
+        payload,
+        qos: 1,
+        retain: false,
+    };
+    let segment = temp.segments().pop().ok_or("no segment")?;
+    let before = fs::metadata(&segment)?.len() as usize;
+    store.append(&carrier)?;
+    for index in 5..10 {
+        let msg = message(index, 40);
+        expected.push((store.append(&msg)?.id, msg));
+    }
+    drop(store);
+    let damaged_at = damage_record_start(&segment, before)?;
+
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    println!("damage report: {:?}", recovery.damage);
+    for (_, msg) in &recovery.messages {
+        assert_ne!(msg.topic, "rel/c/injected", "recovery invented a message");
+    }
+    assert_eq!(recovery.messages, expected, "exactly the carrier is lost");
+    assert_eq!(recovery.damage.len(), 1, "{:?}", recovery.damage);
+    let report = &recovery.damage[0];
+    assert_eq!(report.lost, Lost::Exactly(1), "{report}");
+    assert_eq!(report.offset, damaged_at as u64, "{report}");
+    assert!(report.to_string().contains("1 record lost"), "{report}");
+    Ok(())
+}
+
+#[test]
+fn a_planted_record_stays_payload_whichever_chunk_header_is_damaged() -> TestResult {
+    let planted = valid_record_bytes("planted-every-source")?;
+    let mut payload = Vec::new();
+    while payload.len() < 3 * BLOCK {
+        payload.extend_from_slice(&planted);
+    }
+    let carrier = StoredMessage {
+        topic: "rel/c/carrier".to_owned(),
+        payload,
+        qos: 1,
+        retain: false,
+    };
+    let temp = TempDir::new("planted-every");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Always))?;
+    let first = store.append(&message(0, 10))?.id;
+    let segment = temp.segments().pop().ok_or("no segment")?;
+    let start = fs::metadata(&segment)?.len() as usize;
+    store.append(&carrier)?;
+    let end = fs::metadata(&segment)?.len() as usize;
+    let last = store.append(&message(1, 10))?.id;
+    drop(store);
+    let original = fs::read(&segment)?;
+
+    // Damage one byte of the carrier's span at a time (headers, data, the
+    // headers at block starts): only the carrier may be lost, and only whole.
+    for at in (start..end).step_by(13) {
+        let mut bytes = original.clone();
+        bytes[at] = !bytes[at];
+        fs::write(&segment, &bytes)?;
+        let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+        for (_, msg) in &recovery.messages {
+            assert_ne!(
+                msg.topic, "rel/c/injected",
+                "damage at {at} invented a message"
+            );
+        }
+        let got = ids(&recovery);
+        if got.len() == 3 {
+            // The byte was block padding: nothing lost.
+            assert!(recovery.damage.is_empty(), "damage at {at}");
+            assert_eq!(recovery.messages[1].1, carrier, "damage at {at}");
+        } else {
+            assert_eq!(got, vec![first, last], "damage at {at}");
+            assert_eq!(recovery.damage.len(), 1, "damage at {at}");
+            assert_eq!(recovery.damage[0].lost, Lost::Exactly(1), "damage at {at}");
+        }
+    }
+    Ok(())
+}
+
+/// Encodes a record of the old format 1, as written before format 2.
+fn v1_record(out: &mut Vec<u8>, kind: u8, id: u64, body: &[u8]) {
+    let start = out.len();
+    out.push(0xE1);
+    out.push(kind);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(body);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+fn v1_message(out: &mut Vec<u8>, id: u64, msg: &StoredMessage) {
+    let mut body = vec![msg.qos | if msg.retain { 4 } else { 0 }];
+    body.extend_from_slice(&(msg.topic.len() as u16).to_le_bytes());
+    body.extend_from_slice(msg.topic.as_bytes());
+    body.extend_from_slice(&msg.payload);
+    v1_record(out, 1, id, &body);
+}
+
+/// CRC-32 (IEEE), bit by bit: the test's own, independent of the store's.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn old_format_files_are_read_then_rewritten_in_the_new_format() -> TestResult {
+    let temp = TempDir::new("v1");
+    fs::create_dir_all(temp.store_dir())?;
+    let mut bytes = Vec::new();
+    let mut expected = Vec::new();
+    for id in 2..12 {
+        let msg = message(id as usize, 50);
+        v1_message(&mut bytes, id, &msg);
+        expected.push((id, msg));
+    }
+    v1_record(&mut bytes, 2, 3, &[]);
+    expected.retain(|(id, _)| *id != 3);
+    let old = temp.store_dir().join("seg-0000000000000001.log");
+    fs::write(&old, &bytes)?;
+
+    let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+    assert_eq!(recovery.messages, expected);
+    // New ids follow the old ones; removes of old messages go to new files.
+    let msg = message(99, 10);
+    let id = store.append(&msg)?.id;
+    assert!(id > 11);
+    store.remove(4)?;
+    expected.retain(|(id, _)| *id != 4);
+    expected.push((id, msg));
+    drop(store);
+
+    let (store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert_eq!(recovery.messages, expected);
+    drop(store);
+    // Compaction rewrites a damaged store: damage the new file's tail (a
+    // chunk header cut short) and check that the old file is rewritten too.
+    let newest = temp.segments().pop().ok_or("no segment")?;
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&newest)?
+        .write_all(&[0xE2, 1, 200])?;
+    let (mut store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert_eq!(recovery.messages, expected);
+    assert_eq!(recovery.damage.len(), 1, "{:?}", recovery.damage);
+    store.compact()?;
+    assert!(!old.exists(), "the old-format file was rewritten");
+    let names: Vec<String> = temp
+        .segments()
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| n.ends_with(".v2.log")), "{names:?}");
+    drop(store);
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+    assert_eq!(recovery.messages, expected);
+    Ok(())
+}
+
+#[test]
+fn damage_in_an_old_format_file_skips_its_rest_instead_of_guessing() -> TestResult {
+    let temp = TempDir::new("v1-damage");
+    fs::create_dir_all(temp.store_dir())?;
+    let planted = {
+        let mut planted = Vec::new();
+        v1_message(&mut planted, 7, &message(7, 10));
+        planted
+    };
+    let mut bytes = Vec::new();
+    v1_message(&mut bytes, 2, &message(2, 10));
+    let carrier_at = bytes.len();
+    // A payload holding a valid format 1 record, then a record after it.
+    let carrier = StoredMessage {
+        topic: "rel/c/carrier".to_owned(),
+        payload: planted,
+        qos: 1,
+        retain: false,
+    };
+    v1_message(&mut bytes, 3, &carrier);
+    v1_message(&mut bytes, 4, &message(4, 10));
+    bytes[carrier_at] = 0x00;
+    fs::write(temp.store_dir().join("seg-0000000000000001.log"), &bytes)?;
+
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert_eq!(
+        ids(&recovery),
+        vec![2],
+        "nothing after the damage is guessed at"
+    );
+    assert_eq!(recovery.damage.len(), 1);
+    let report = &recovery.damage[0];
+    println!("damage report: {report}");
+    assert_eq!(report.lost, Lost::AtLeast(1));
+    assert_eq!(report.offset, carrier_at as u64);
+    assert!(report.to_string().contains("old format"), "{report}");
+    Ok(())
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> Result<u32, std::io::Error> {
+    use std::os::unix::fs::PermissionsExt as _;
+    Ok(fs::metadata(path)?.permissions().mode() & 0o777)
+}
+
+#[cfg(unix)]
+#[test]
+fn store_files_are_private_whatever_the_umask() -> TestResult {
+    let temp = TempDir::new("private");
+    // umask 000 would leave 0666 files and 0777 directories if the store
+    // relied on it.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" \"$@\"")
+        .arg(std::env::current_exe()?)
+        .args(["--exact", "child_process_entry", "--test-threads=1"])
+        .env(CHILD_MODE, "private")
+        .env(CHILD_DIR, &temp.0)
+        .env(CHILD_SYNC, "batch")
+        .status()?;
+    assert!(status.success(), "child: {status:?}");
+    assert_eq!(mode(&temp.store_dir())?, 0o700);
+    let files: Vec<PathBuf> = fs::read_dir(temp.store_dir())?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    assert!(names.contains(&"lock".to_owned()), "{names:?}");
+    assert!(names.contains(&"reserve".to_owned()), "{names:?}");
+    // The compaction output, renamed into place: it was created 0600 too.
+    assert_eq!(temp.segments().len(), 1, "{names:?}");
+    for file in &files {
+        assert_eq!(mode(file)?, 0o600, "{}", file.display());
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_store_left_readable_by_an_older_version_is_made_private_on_open() -> TestResult {
+    use std::os::unix::fs::PermissionsExt as _;
+    let temp = TempDir::new("private-old");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Always))?;
+    store.append(&message(0, 10))?;
+    drop(store);
+    fs::set_permissions(temp.store_dir(), fs::Permissions::from_mode(0o755))?;
+    let segment = temp.segments().pop().ok_or("no segment")?;
+    fs::set_permissions(&segment, fs::Permissions::from_mode(0o644))?;
+
+    let (_store, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert_eq!(recovery.messages.len(), 1);
+    assert_eq!(mode(&temp.store_dir())?, 0o700);
+    assert_eq!(mode(&segment)?, 0o600);
+    Ok(())
+}
+
+/// A tmpfs of a given size, mounted for one test (this needs root, as the
+/// test machines run) and unmounted when dropped.
+struct SmallDisk(TempDir);
+
+impl SmallDisk {
+    fn mount(test: &str, size: &str) -> Result<SmallDisk, Box<dyn std::error::Error>> {
+        let dir = TempDir::new(test);
+        fs::create_dir_all(&dir.0)?;
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir.0)
+            .output()?;
+        if !output.status.success() {
+            return Err(format!(
+                "cannot mount a {size} tmpfs on {} (the full-disk test needs root): {}",
+                dir.0.display(),
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
+        }
+        Ok(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0 .0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_never_makes_delivered_messages_come_back() -> TestResult {
+    let disk = SmallDisk::mount("full-disk", "256k")?;
+    let config = StoreConfig::new(&disk.0 .0, CLIENT_ID);
+    let (mut store, _) = Store::open(config.clone())?;
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for index in 0..400 {
+        match store.append(&message(index, 1000)) {
+            Ok(appended) => accepted.push(appended.id),
+            Err(e) => {
+                assert!(e.is_disk_full(), "{e}");
+                assert!(e.to_string().contains("the disk is full"), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    println!(
+        "256 KiB disk: {} accepted, {refused} refused, reserve {} bytes",
+        accepted.len(),
+        store.reserved_bytes()
+    );
+    assert!(refused > 100 && accepted.len() > 150, "{refused} refused");
+
+    // Every message is delivered; the disk is full, so the marks draw on the
+    // reserve, and that is reported once.
+    let mut notices = Vec::new();
+    for &id in &accepted {
+        notices.extend(store.remove(id)?);
+    }
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        matches!(&notices[0], StoreNotice::DiskFullUsingReserve { .. }),
+        "{:?}",
+        notices[0]
+    );
+    println!("notice: {}", notices[0]);
+    store.close()?;
+
+    for open in 1..=2 {
+        let (store, recovery) = Store::open(config.clone())?;
+        assert_eq!(recovery.messages.len(), 0, "open {open} would resend them");
+        assert!(recovery.damage.is_empty(), "{:?}", recovery.damage);
+        drop(store);
+    }
+
+    // Nothing stuck: compaction gives the dead records' space back.
+    let (mut store, _) = Store::open(config)?;
+    let refused_again = store.append(&message(0, 1000));
+    assert!(
+        refused_again.as_ref().is_err_and(StoreError::is_disk_full),
+        "{refused_again:?}"
+    );
+    store.compact()?;
+    store.append(&message(1, 1000))?;
     Ok(())
 }

@@ -270,6 +270,57 @@ fn encode_ten_thousand_tags_round_trips() {
     }
 }
 
+// ------------------------------------------------------- tag time range
+
+#[test]
+fn encode_refuses_an_offset_of_more_than_a_day() {
+    let values = [TagValue::Number(1.0)];
+    for offset in [i32::MAX, i32::MIN, 1441, -1441] {
+        match encode(&["T"], &values, MAY_FIRST_2024_MILLIS, offset) {
+            Err(TagJsonError::OffsetOutOfRange { utc_offset_minutes }) => {
+                assert_eq!(utc_offset_minutes, offset)
+            }
+            other => panic!("offset {offset}: {other:?}"),
+        }
+    }
+    for offset in [1440, -1440, 0, 330] {
+        assert!(encode(&["T"], &values, MAY_FIRST_2024_MILLIS, offset).is_ok());
+    }
+}
+
+#[test]
+fn encode_refuses_times_outside_the_years_0000_to_9999_and_names_the_year() {
+    let values = [TagValue::Number(1.0)];
+    // 0000-01-01 00:00:00 and 9999-12-31 23:59:59.999 UTC are the bounds.
+    const YEAR_0_START: i64 = -62_167_219_200_000;
+    const YEAR_9999_END: i64 = 253_402_300_799_999;
+    let first = encode(&["T"], &values, YEAR_0_START, 0).expect("year 0");
+    assert!(first.contains("\"0000-01-01 00:00:00\""), "{first}");
+    let last = encode(&["T"], &values, YEAR_9999_END, 0).expect("year 9999");
+    assert!(last.contains("\"9999-12-31 23:59:59\""), "{last}");
+    let cases = [
+        (YEAR_0_START - 1, 0, -1),
+        (YEAR_0_START, -1, -1),
+        (YEAR_9999_END + 1, 0, 10_000),
+        (YEAR_9999_END, 1, 10_000),
+        (i64::MAX, 0, 292_278_994),
+        (i64::MIN, 0, -292_275_055),
+    ];
+    for (millis, offset, year) in cases {
+        let err = encode(&["T"], &values, millis, offset).expect_err("out of range");
+        assert!(
+            matches!(err, TagJsonError::TimeOutOfRange { year: y, .. } if y == year),
+            "{millis} {offset}: {err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains(&format!("year {year}")), "{text}");
+        assert!(text.contains("0000 to 9999"), "{text}");
+    }
+    let mut out = String::from("kept");
+    assert!(encode_into(&mut out, [("T", &values[0])], i64::MAX, 0).is_err());
+    assert_eq!(out, "kept", "nothing is appended when the time is refused");
+}
+
 // ------------------------------------------------------------- format_time
 
 #[test]
@@ -1116,8 +1167,9 @@ proptest! {
     #[test]
     fn round_trip_gives_back_names_values_and_time(
         tags in prop::collection::vec((any_name(), any_value()), 0..20),
-        epoch_millis in any::<i64>(),
-        utc_offset_minutes in -1440i32..1440,
+        // Every time that stays in the years 0000 to 9999 with any offset.
+        epoch_millis in -62_167_132_800_000i64..253_402_214_400_000,
+        utc_offset_minutes in -1440i32..=1440,
     ) {
         let json = encode_pairs(&tags, epoch_millis, utc_offset_minutes);
         let decoded = decode(json.as_bytes()).expect("own output decodes");

@@ -133,6 +133,13 @@ public class PublishTagsTest extends ClientTestSupport {
         assertContains("2", e.getMessage());
         assertContains("java.util.Date", e.getMessage());
 
+        // Times outside the years 0000 to 9999 have no YYYY-MM-DD spelling.
+        e = expectEW(() -> client.publishTags(topic, new String[] {"T1"}, new Object[] {Integer.valueOf(1)},
+                Long.MAX_VALUE, 1, false));
+        assertContains("year 292278994", e.getMessage());
+        assertContains("0000 to 9999", e.getMessage());
+        assertEquals("a refused publishTags queues nothing", 0, client.getQueuedCount());
+
         // Still connected and working; only the marker arrives.
         client.publishTags(topic, new String[] {"marker"}, new Object[] {Boolean.TRUE}, MAY_1_23_30, 1, false);
         List<MosquittoSub.Received> messages = sub.awaitMessages(1, DELIVERY_MS);

@@ -5,9 +5,12 @@ import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 
+import java.io.ByteArrayOutputStream;
 import java.io.File;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -18,6 +21,7 @@ import org.etkmqtt.harness.ClientTestSupport;
 import org.etkmqtt.harness.Mosquitto;
 import org.etkmqtt.harness.MosquittoSub;
 import org.etkmqtt.harness.Ports;
+import org.etkmqtt.harness.Processes;
 import org.etkmqtt.harness.TestClient;
 import org.etkmqtt.harness.Waits;
 import org.etkmqtt.reliability.BrokerProcess;
@@ -158,6 +162,149 @@ public class ReliabilityTest extends ClientTestSupport {
         StoreFiles.flipByteInside(segment, records.get(total / 2));
 
         assertDamageReportedAndRestDelivered(id, topic, store, total, total / 2);
+    }
+
+    /**
+     * Pins issue 16 finding 1: a payload that holds a valid record (here a
+     * whole store file, as the store wrote it, with a message to
+     * .../injected), with the record around it damaged, is never taken for a
+     * record. Only the damaged record is lost, and the report says so.
+     */
+    @Test
+    public void store_never_delivers_a_record_planted_in_a_payload_when_the_record_around_it_is_damaged()
+            throws Exception {
+        String topic = topic();
+        File scratch = storeDir().toFile();
+        TestClient writer = offlineStoreClient(clientId(), scratch);
+        writer.publish(new MqttMessage(topic + "/injected", "a message nobody published"), 1, false);
+        writer.close();
+        byte[] planted = Files.readAllBytes(StoreFiles.onlySegment(scratch).toPath());
+
+        String id = clientId();
+        File store = storeDir().toFile();
+        TestClient publisher = offlineStoreClient(id, store);
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            publisher.publish(new MqttMessage(topic + "/data", Sequences.payload(i)), 1, false);
+            expected.add(Sequences.payload(i));
+        }
+        // The planted file at every offset modulo 64, across block boundaries.
+        ByteArrayOutputStream carrier = new ByteArrayOutputStream();
+        for (int shift = 0; shift < 64; shift++) {
+            carrier.write(new byte[shift], 0, shift);
+            carrier.write(planted, 0, planted.length);
+        }
+        File segment = StoreFiles.onlySegment(store);
+        long before = segment.length();
+        publisher.publish(new MqttMessage(topic + "/carrier", carrier.toByteArray()), 1, false);
+        for (int i = 5; i < 10; i++) {
+            publisher.publish(new MqttMessage(topic + "/data", Sequences.payload(i)), 1, false);
+            expected.add(Sequences.payload(i));
+        }
+        publisher.close();
+        StoreFiles.damageRecordStartingFrom(segment, before);
+
+        Mosquitto broker = plainBroker();
+        MosquittoSub sub = closeLater(broker.mosquittoSub(topic + "/#", 1));
+        TestClient client = clientFor(broker, id);
+        client.setOption("STOREDIR", store.getPath());
+        client.connect();
+        String error = client.getLastError();
+        System.out.println("STORE-PLANTED lastError=" + error);
+        assertContains("damaged", error);
+        assertContains("1 record lost", error);
+        sub.awaitMessages(expected.size(), DELIVERY_MS);
+        assertTrue(client.describe(), Waits.until(10_000, () -> queued(client) == 0));
+        Waits.sleep(300); // an invented message would show up now
+        List<String> topics = new ArrayList<>();
+        for (MosquittoSub.Received received : sub.messages()) {
+            topics.add(received.topic);
+        }
+        assertTrue("nothing invented: " + topics, !topics.contains(topic + "/injected"));
+        assertEquals("all but the damaged carrier, in order", expected, sub.texts());
+    }
+
+    /**
+     * Pins issue 16 finding 2 (once: 253 accepted, 147 refused, 253
+     * delivered, 506 received after two opens): on a full 256 KiB disk the
+     * delivery marks still reach the store, so later clients on it send
+     * nothing again.
+     */
+    @Test
+    public void full_disk_store_never_resends_delivered_messages_after_reopening() throws Exception {
+        File disk = smallDisk("256k");
+        Mosquitto broker = persistentBroker();
+        String topic = topic();
+        MosquittoSub sub = persistentSub(broker, topic);
+        broker.stop();
+        String id = clientId();
+        TestClient first = clientFor(broker, id);
+        first.options("STOREDIR", disk.getPath(), "RECONNECTMIN", "1", "RECONNECTMAX", "2");
+        first.connect();
+        char[] padding = new char[1000];
+        Arrays.fill(padding, 'x');
+        int accepted = 0;
+        int refused = 0;
+        String refusal = null;
+        for (int i = 0; i < 400; i++) {
+            try {
+                first.publish(new MqttMessage(topic, Sequences.payload(accepted) + "|" + new String(padding)), 1,
+                        false);
+                accepted++;
+            } catch (EWException e) {
+                refused++;
+                refusal = e.getMessage();
+            }
+        }
+        System.out.println("FULL-DISK accepted=" + accepted + " refused=" + refused + " refusal=" + refusal);
+        assertTrue("the disk filled up: " + accepted + " accepted", refused > 0 && accepted > 100);
+        assertContains("the disk is full", refusal);
+
+        broker.restart();
+        final int stored = accepted;
+        sub.awaitMessages(stored, 30_000);
+        assertTrue(first.describe(), Waits.until(10_000, () -> queued(first) == 0));
+        // The deliveries were recorded in the space the store reserved, and said so.
+        assertContains("the disk is full; deliveries are recorded in the space the store reserved",
+                first.getLastError());
+        first.close();
+
+        for (int open = 1; open <= 2; open++) {
+            TestClient again = clientFor(broker, id);
+            again.options("STOREDIR", disk.getPath(), "RECONNECTMIN", "1", "RECONNECTMAX", "2");
+            again.connect();
+            assertEquals("open " + open + " of the store found delivered messages to send again: "
+                    + again.describe(), 0, again.getQueuedCount());
+            assertTrue(again.describe(), again.awaitStatus(MqttClient.STATUS_CONNECTED, CONNECT_MS));
+            again.close();
+        }
+        Waits.sleep(300); // a resend would show up now
+        List<String> numbers = new ArrayList<>();
+        for (String text : sub.texts()) {
+            numbers.add(text.substring(0, text.indexOf('|')));
+        }
+        Sequences result = Sequences.of(numbers, stored);
+        System.out.println("FULL-DISK delivered=" + stored + " received=" + result.received);
+        assertEquals("every stored message arrived: " + result, Collections.emptyList(), result.missing);
+        assertEquals("and none twice: " + result, stored, result.received);
+    }
+
+    /** Pins issue 16 finding 9: 0600 files in a 0700 directory, even under umask 000. */
+    @Test
+    public void store_files_are_private_even_under_umask_000() throws Exception {
+        File store = storeDir().toFile();
+        ChildJvm child = closeLater(StoreChildMain.startWithUmask("000", HOST, Ports.freePort(HOST), clientId(),
+                "publish", 20, topic(), "STOREDIR=" + store));
+        assertNotNull("child published: " + child.describe(), child.awaitLineStartingWith("PUBLISHED", 60_000));
+        child.kill();
+        File clientDir = StoreFiles.onlySegment(store).getParentFile();
+        assertEquals(clientDir.getPath(), "rwx------", StoreFiles.mode(clientDir));
+        File[] files = clientDir.listFiles();
+        assertNotNull(files);
+        assertTrue("segment, lock and reserve: " + Arrays.toString(files), files.length >= 3);
+        for (File file : files) {
+            assertEquals(file.getPath(), "rw-------", StoreFiles.mode(file));
+        }
     }
 
     @Test
@@ -344,6 +491,22 @@ public class ReliabilityTest extends ClientTestSupport {
     /** mosquitto_sub -c (clean session off), QoS 1, fixed id: the broker keeps its session across restarts. */
     private MosquittoSub persistentSub(Mosquitto broker, String topic) {
         return closeLater(MosquittoSub.start(broker, topic, 1, "-c"));
+    }
+
+    /** A client that stores into {@code store} while no broker listens on its port. */
+    private TestClient offlineStoreClient(String id, File store) throws Exception {
+        TestClient client = newClient(id, HOST);
+        client.options("PORT", Integer.toString(Ports.freePort(HOST)), "STOREDIR", store.getPath());
+        client.connect();
+        return client;
+    }
+
+    /** A tmpfs of {@code size} (mount needs root, as on the test machines), unmounted after the test. */
+    private File smallDisk(String size) throws Exception {
+        File dir = storeDir().toFile();
+        Processes.run(null, 10_000, "mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", dir.getPath()).check();
+        closeLater(() -> Processes.run(null, 10_000, "umount", dir.getPath()).check());
+        return dir;
     }
 
     private Path storeDir() throws Exception {

@@ -192,6 +192,23 @@ public class TagJsonTest extends ClientTestSupport {
     // ---- encode: errors name the element and the reason ----
 
     @Test
+    public void encode_refuses_offsets_beyond_a_day_and_times_outside_years_0000_to_9999() {
+        String[] names = {"T1"};
+        Object[] values = {Integer.valueOf(1)};
+        EWException e = expectEW(() -> TagJson.encode(names, values, MAY_1_13_45_10, Integer.MAX_VALUE));
+        assertContains("2147483647 minutes", e.getMessage());
+        assertContains("one day either way", e.getMessage());
+        assertContains("-2147483648 minutes",
+                expectEW(() -> TagJson.encode(names, values, MAY_1_13_45_10, Integer.MIN_VALUE)).getMessage());
+        e = expectEW(() -> TagJson.encode(names, values, Long.MIN_VALUE, 0));
+        assertContains("year -292275055", e.getMessage());
+        assertContains("0000 to 9999", e.getMessage());
+        // 9999-12-31 23:59:59 UTC is the last time that can be written.
+        assertContains("year 10000",
+                expectEW(() -> TagJson.encode(names, values, 253402300799000L, 1)).getMessage());
+    }
+
+    @Test
     public void encode_rejects_arrays_of_different_length() {
         EWException e = expectEW(() -> TagJson.encode(new String[] {"a", "b"}, new Object[] {Integer.valueOf(1)},
                 0, 0));

@@ -367,8 +367,8 @@ fn load_certificates(
         path: display(path),
         reason,
     };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(pem_reason(e)))?
+    let bytes = crate::files::read_limited(option, path)?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(pem_reason(e)))?;
     if certs.is_empty() {
@@ -393,11 +393,7 @@ fn load_private_key(
     path: &Path,
     password: Option<&Secret>,
 ) -> Result<PrivateKeyDer<'static>, ConnectError> {
-    let pem = Secret::new(std::fs::read(path).map_err(|e| ConnectError::File {
-        option: "KEYFILE",
-        path: display(path),
-        reason: e.to_string(),
-    })?);
+    let pem = Secret::new(crate::files::read_limited("KEYFILE", path)?);
     let unusable = |reason: &str| ConnectError::KeyUnusable {
         path: display(path),
         reason: reason.to_owned(),

@@ -40,6 +40,28 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Starts class {@code main} from {@code classpath} with {@code args}. */
     public static ChildJvm startMain(String main, String classpath, List<String> args) {
+        return start(javaCommand(main, classpath, args));
+    }
+
+    /**
+     * Like {@link #startMain}, with the file-creation mask {@code umask}
+     * (for example "000": every mode bit a program asks for is kept).
+     */
+    public static ChildJvm startMainWithUmask(String umask, Class<?> main, List<String> args) {
+        List<String> command = new ArrayList<>(Arrays.asList("sh", "-c", "umask " + umask + " && exec \"$0\" \"$@\""));
+        command.addAll(javaCommand(main.getName(), childClasspath(), args));
+        return start(command);
+    }
+
+    private static ChildJvm start(List<String> command) {
+        try {
+            return new ChildJvm(command);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start a child JVM: " + e, e);
+        }
+    }
+
+    private static List<String> javaCommand(String main, String classpath, List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
         command.add("-Xcheck:jni");
@@ -48,11 +70,7 @@ public final class ChildJvm implements AutoCloseable {
         command.add(classpath);
         command.add(main);
         command.addAll(args);
-        try {
-            return new ChildJvm(command);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot start a child JVM: " + e, e);
-        }
+        return command;
     }
 
     /** The jar and the test classes; set by build.gradle, else this JVM's class path. */

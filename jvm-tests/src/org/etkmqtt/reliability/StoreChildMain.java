@@ -35,10 +35,22 @@ public final class StoreChildMain {
      */
     public static ChildJvm start(String host, int port, String clientId, String mode, int count, String topic,
             String... options) {
+        return ChildJvm.startMain(StoreChildMain.class, arguments(host, port, clientId, mode, count, topic, options));
+    }
+
+    /** {@link #start} with the file-creation mask {@code umask} ("000": nothing masked). */
+    public static ChildJvm startWithUmask(String umask, String host, int port, String clientId, String mode,
+            int count, String topic, String... options) {
+        return ChildJvm.startMainWithUmask(umask, StoreChildMain.class,
+                arguments(host, port, clientId, mode, count, topic, options));
+    }
+
+    private static List<String> arguments(String host, int port, String clientId, String mode, int count,
+            String topic, String... options) {
         List<String> args = new ArrayList<>(Arrays.asList(host, Integer.toString(port), clientId, mode,
                 Integer.toString(count), topic));
         args.addAll(Arrays.asList(options));
-        return ChildJvm.startMain(StoreChildMain.class, args);
+        return args;
     }
 
     public static void main(String[] args) throws Exception {

@@ -5,29 +5,38 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
 /**
  * Reads and damages the durable store's segment files
- * ({@code <STOREDIR>/<escaped MqttId>/seg-<16 hex>.log}). A record is
- * {@code 0xE1, type (u8), body length (u32 LE), id (u64 LE), body, CRC-32}.
+ * ({@code <STOREDIR>/<escaped MqttId>/seg-<16 hex>.v2.log}, format 2 of
+ * rust/core/src/store/mod.rs): 4096-byte blocks of chunks, each
+ * {@code 0xE2, kind (u8: 1 whole, 2 first, 3 middle, 4 last), data length
+ * (u16 LE), data CRC-32, header CRC-32, data}; a block with under 29 bytes
+ * left is zero padding. A record's data starts with its type (u8).
  */
 public final class StoreFiles {
-    private static final int HEADER_LEN = 14;
-    private static final int CRC_LEN = 4;
+    private static final int BLOCK = 4096;
+    private static final int CHUNK_HEADER = 12;
+    private static final int MIN_CHUNK = CHUNK_HEADER + 17;
 
     /** Where one record lies in its file. */
     public static final class Record {
         public final int offset;
+        /** From its first chunk's header to the end of its last chunk. */
         public final int length;
         public final int type;
+        /** Data bytes in its first chunk. */
+        final int firstChunkData;
 
-        Record(int offset, int length, int type) {
+        Record(int offset, int length, int type, int firstChunkData) {
             this.offset = offset;
             this.length = length;
             this.type = type;
+            this.firstChunkData = firstChunkData;
         }
     }
 
@@ -65,14 +74,28 @@ public final class StoreFiles {
         ByteBuffer buffer = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
         List<Record> records = new ArrayList<>();
         int offset = 0;
-        while (offset + HEADER_LEN <= data.length) {
-            if ((data[offset] & 0xFF) != 0xE1) {
-                throw new IllegalStateException("no record magic at offset " + offset + " of " + segment);
+        int start = -1;
+        int firstData = 0;
+        while (offset < data.length) {
+            int room = BLOCK - offset % BLOCK;
+            if (room < MIN_CHUNK) {
+                offset += room;
+                continue;
             }
-            int bodyLength = buffer.getInt(offset + 2);
-            int length = HEADER_LEN + bodyLength + CRC_LEN;
-            records.add(new Record(offset, length, data[offset + 1] & 0xFF));
-            offset += length;
+            if (offset + CHUNK_HEADER > data.length || (data[offset] & 0xFF) != 0xE2) {
+                throw new IllegalStateException("no chunk at offset " + offset + " of " + segment);
+            }
+            int kind = data[offset + 1] & 0xFF;
+            int length = buffer.getShort(offset + 2) & 0xFFFF;
+            int end = offset + CHUNK_HEADER + length;
+            if (kind == 1 || kind == 2) {
+                start = offset;
+                firstData = length;
+            }
+            if (kind == 1 || kind == 4) {
+                records.add(new Record(start, end - start, data[start + CHUNK_HEADER] & 0xFF, firstData));
+            }
+            offset = end;
         }
         if (offset != data.length) {
             throw new IllegalStateException(segment + " ends inside a record");
@@ -86,11 +109,33 @@ public final class StoreFiles {
         Files.write(segment.toPath(), Arrays.copyOf(data, record.offset + record.length / 2));
     }
 
-    /** Inverts one byte in the middle of {@code record}'s body (a bit rot / disk error). */
+    /** Inverts one byte in the middle of {@code record}'s first chunk data (a bit rot / disk error). */
     public static void flipByteInside(File segment, Record record) throws IOException {
         byte[] data = Files.readAllBytes(segment.toPath());
-        int at = record.offset + HEADER_LEN + (record.length - HEADER_LEN - CRC_LEN) / 2;
+        int at = record.offset + CHUNK_HEADER + record.firstChunkData / 2;
         data[at] = (byte) ~data[at];
         Files.write(segment.toPath(), data);
+    }
+
+    /**
+     * Inverts the first byte the store wrote at or after {@code from}: the
+     * start of the record written there, whatever padding came before it.
+     * Returns its offset.
+     */
+    public static int damageRecordStartingFrom(File segment, long from) throws IOException {
+        byte[] data = Files.readAllBytes(segment.toPath());
+        for (int at = (int) from; at < data.length; at++) {
+            if (data[at] != 0) {
+                data[at] = (byte) ~data[at];
+                Files.write(segment.toPath(), data);
+                return at;
+            }
+        }
+        throw new IllegalStateException("nothing written after offset " + from + " of " + segment);
+    }
+
+    /** The file mode of {@code path}, as in {@code ls -l} ("rw-------"). */
+    public static String mode(File path) throws IOException {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(path.toPath()));
     }
 }
