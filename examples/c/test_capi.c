@@ -300,6 +300,7 @@ struct events {
     atomic_int close_when_connected;
     atomic_int closed_in_callback;
     atomic_int publish_after_close; /* result of a publish after that close */
+    atomic_int error_seen_in_status_event; /* last_error had text in a status event */
 };
 
 static void on_event(void *user_data, int event) {
@@ -308,8 +309,14 @@ static void on_event(void *user_data, int event) {
         atomic_store(&events->overlapped, 1);
     if (event == ETKMQTT_EVENT_MESSAGE)
         atomic_fetch_add(&events->messages, 1);
-    else if (event == ETKMQTT_EVENT_STATUS)
+    else if (event == ETKMQTT_EVENT_STATUS) {
+        char text[512];
         atomic_fetch_add(&events->statuses, 1);
+        if (etkmqtt_client_last_error(events->client, text, sizeof text, NULL) ==
+                ETKMQTT_OK &&
+            strstr(text, "refused") != NULL)
+            atomic_store(&events->error_seen_in_status_event, 1);
+    }
     if (event == ETKMQTT_EVENT_STATUS &&
         atomic_load(&events->close_when_connected) &&
         etkmqtt_client_status(events->client) == ETKMQTT_STATUS_CONNECTED) {
@@ -767,6 +774,22 @@ static etkmqtt_client *refused_client(const char *name) {
     return client;
 }
 
+static void the_first_failure_is_readable_in_a_status_event_after_it(void) {
+    struct events events;
+    etkmqtt_client *client = new_client("firstfailure", free_port());
+    CHECK(client != NULL);
+    memset(&events, 0, sizeof events);
+    events.client = client;
+    CHECK_RESULT(etkmqtt_client_set_event_callback(client, on_event, &events),
+                 ETKMQTT_OK);
+    CHECK_RESULT(etkmqtt_client_connect(client), ETKMQTT_OK);
+    /* The status stays 3 (trying to connect) after each refused attempt; the
+     * failure still raises a status event, after last_error has its text. */
+    WAIT_FOR(atomic_load(&events.error_seen_in_status_event), WAIT_MS);
+    CHECK(atomic_load(&events.error_seen_in_status_event));
+    etkmqtt_client_free(client);
+}
+
 static void connection_refused_last_error_says_refused(void) {
     char buf[512];
     etkmqtt_client *client = refused_client("refused");
@@ -934,6 +957,7 @@ int main(void) {
     RUN(unsubscribe_stops_delivery);
     RUN(offline_publish_is_delivered_after_connect);
     RUN(connection_refused_last_error_says_refused);
+    RUN(the_first_failure_is_readable_in_a_status_event_after_it);
     RUN(last_error_into_small_buffer_reports_needed_size);
     RUN(close_from_the_callback_stops_the_client);
     RUN(two_threads_publish_on_one_client);
