@@ -56,12 +56,16 @@ class Data:
 
     def ratio(self, section, measurement, a, b, transport="", qos="", size="", setting_a="", setting_b=None):
         """Median of per-round ratios a/b."""
+        r = self.ratios(section, measurement, a, b, transport, qos, size, setting_a, setting_b)
+        return statistics.median(r) if r else None
+
+    def ratios(self, section, measurement, a, b, transport="", qos="", size="", setting_a="", setting_b=None):
+        """The per-round ratios a/b."""
         ra = {r["round"]: number(r["value"]) for r in self.values(section, measurement, a, transport, qos, size,
                                                                   setting_a)}
         rb = {r["round"]: number(r["value"]) for r in self.values(
             section, measurement, b, transport, qos, size, setting_a if setting_b is None else setting_b)}
-        ratios = [ra[k] / rb[k] for k in ra if k in rb and ra[k] is not None and rb[k]]
-        return statistics.median(ratios) if ratios else None
+        return [ra[k] / rb[k] for k in ra if k in rb and ra[k] is not None and rb[k]]
 
     def info(self, name, client=""):
         for r in self.rows:
@@ -80,6 +84,17 @@ def cell(value, digits=0):
 
 def ratio_text(r):
     return "n/a" if r is None else f"{r:.2f}"
+
+
+def ratio_range(d, *args):
+    """The median per-round ratio, with the lowest and highest round when
+    there are several: how much of a difference the noise makes."""
+    r = d.ratios(*args)
+    if not r:
+        return "n/a"
+    if len(r) == 1:
+        return f"{r[0]:.2f}"
+    return f"{statistics.median(r):.2f} ({min(r):.2f}–{max(r):.2f})"
 
 
 def verdict(ok):
@@ -117,7 +132,7 @@ def main(path):
         n = rounds["tput"]
         out.append(f"### Throughput counted at the subscriber (msg/s; median of {n} round(s); in-flight 20)\n")
         out.append("N messages per run from the publisher's first publish call until the subscriber has the "
-                   "N-th; ratios are medians of per-round ratios.\n")
+                   "N-th; ratios are medians of per-round ratios (lowest–highest round in brackets).\n")
         out.append("| transport | QoS | payload | " + " | ".join(CLIENTS) +
                    " | etk-c / libmosquitto | etk-java / libmosquitto | target |")
         out.append("|---|---|---|" + "---:|" * len(CLIENTS) + "---:|---:|---|")
@@ -130,7 +145,9 @@ def main(path):
                     want = 1.5 if t == "psk" else 1.0
                     ok = None if rc is None or rj is None else (rc >= want and rj >= want)
                     out.append(f"| {TRANSPORTS[t]} | {q} | {s} B | " + " | ".join(cell(v) for v in vals) +
-                               f" | {ratio_text(rc)} | {ratio_text(rj)} | ≥ {want} {verdict(ok)} |")
+                               f" | {ratio_range(d, 'tput', 'e2e_rate', 'etk-c', 'libmosquitto', t, q, s, 'inflight=20')}"
+                               f" | {ratio_range(d, 'tput', 'e2e_rate', 'etk-java', 'libmosquitto', t, q, s, 'inflight=20')}"
+                               f" | ≥ {want} {verdict(ok)} |")
                     for c, r in (("etk-c", rc), ("etk-java", rj)):
                         target(f"end to end ≥ {want}× libmosquitto: {c}, {TRANSPORTS[t]} QoS {q} {s} B",
                                ratio_text(r), None if r is None else r >= want)
@@ -175,7 +192,9 @@ def main(path):
                         target(f"CPU per QoS 1 message ≤ 0.8× libmosquitto: etk-java, {TRANSPORTS[t]} {s} B",
                                ratio_text(rj), None if rj is None else rj <= 0.8)
                     out.append(f"| {TRANSPORTS[t]} | {q} | {s} B | " + " | ".join(cell(v, 2) for v in vals) +
-                               f" | {ratio_text(rc)} | {ratio_text(rj)} | {tgt} |")
+                               f" | {ratio_range(d, 'tput', 'cpu_per_msg', 'etk-c', 'libmosquitto', t, q, s, 'inflight=20')}"
+                               f" | {ratio_range(d, 'tput', 'cpu_per_msg', 'etk-java', 'libmosquitto', t, q, s, 'inflight=20')}"
+                               f" | {tgt} |")
         out.append("")
 
     # ---- 4: CPU paced -----------------------------------------------------------
@@ -195,7 +214,9 @@ def main(path):
                 rc = d.ratio("paced", "cpu_per_msg", "etk-c", "libmosquitto", t, q, 64, "rate=1000")
                 rj = d.ratio("paced", "cpu_per_msg", "etk-java", "libmosquitto", t, q, 64, "rate=1000")
                 out.append(f"| {TRANSPORTS[t]} | {q} | " + " | ".join(cell(v, 1) for v in vals) +
-                           f" | {ratio_text(rc)} | {ratio_text(rj)} | " + " / ".join(cell(v, 1) for v in lib) + " |")
+                           f" | {ratio_range(d, 'paced', 'cpu_per_msg', 'etk-c', 'libmosquitto', t, q, 64, 'rate=1000')}"
+                           f" | {ratio_range(d, 'paced', 'cpu_per_msg', 'etk-java', 'libmosquitto', t, q, 64, 'rate=1000')}"
+                           f" | " + " / ".join(cell(v, 1) for v in lib) + " |")
         out.append("")
 
     # ---- 5: Java breakdown --------------------------------------------------------

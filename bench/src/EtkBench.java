@@ -88,12 +88,15 @@ public final class EtkBench {
 
         private void arrived(byte[] p) {
             long now = System.nanoTime();
-            int n = ++countedMessages;
+            // The counters first, then the count: awaitCounted() returns on
+            // the count and then reads them.
+            int n = countedMessages + 1;
             if (n == allocStartAt) {
                 allocAtStart = threadAllocatedBytes();
             } else if (n == allocEndAt) {
                 allocAtEnd = threadAllocatedBytes();
             }
+            countedMessages = n;
             if (latencyMicros == null || p.length < 12) {
                 return;
             }
@@ -379,6 +382,10 @@ public final class EtkBench {
                         publishRun(new String[] {"publish", t, q, "64", n, "bench/warmup"}, in, false).close();
                     }
                 }
+                // And the paced loop (parkNanos), so its compilation is not
+                // counted in the first paced run.
+                publishRun(new String[] {"publish", c[2].split(",")[0], "1", "64", "500", "bench/warmup",
+                        "rate=1000"}, in, false).close();
                 System.out.println("warm");
                 System.out.flush();
             } else if (c[0].equals("publish")) {
@@ -581,6 +588,9 @@ public final class EtkBench {
                 }
             }
             sub.awaitCounted(warmup + messages);
+            if (sub.allocAtStart < 0 || sub.allocAtEnd < 0) {
+                throw new IllegalStateException("heap counters not read");
+            }
             System.out.printf("heap_per_receive_qos%d=%.1f%n", qos,
                     (double) (sub.allocAtEnd - sub.allocAtStart) / messages);
             sub.close();
