@@ -455,9 +455,11 @@ psk_file {w}/psk_file
         log(f"== durable publishing: QoS 1, 64 B, plain TCP, {messages} messages, {rounds} round(s)")
         store_root = os.path.join(self.work, "stores")
         os.makedirs(store_root, exist_ok=True)
-        fs = subprocess.run(["stat", "-f", "-c", "%T", store_root], capture_output=True, text=True).stdout.strip()
-        dev = subprocess.run(["df", "--output=source", store_root], capture_output=True, text=True).stdout.split()
-        self.info("durable_store_filesystem", f"{fs} on {dev[-1] if dev else '?'} ({store_root})")
+        # findmnt, not stat -f: that reports ext4 as "ext2/ext3" (one magic number).
+        fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "--target", store_root], capture_output=True,
+                            text=True).stdout.split()
+        self.info("durable_store_filesystem", f"{fs[0] if fs else '?'} on {fs[1] if len(fs) > 1 else '?'} "
+                                              f"({store_root})")
         preload = f"{self.bin}/count_sync.so"
         variants = [("etk-c", "storesync=always", ["sync=always"]),
                     ("etk-c", "storesync=batch", ["sync=batch"]),
