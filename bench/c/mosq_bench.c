@@ -3,15 +3,16 @@
  * bench_common.h.
  *
  * Settings: MQTT 3.1.1, mosquitto_max_inflight_messages_set(20) (the same
- * as MOSQ_OPT_SEND_MAXIMUM in 2.0), MOSQ_OPT_TCP_NODELAY 1 (etkmqtt and
+ * as MOSQ_OPT_SEND_MAXIMUM in 2.0; publish: inflight= or the library's
+ * default, also 20), MOSQ_OPT_TCP_NODELAY 1 (etkmqtt and
  * Paho always set TCP_NODELAY), mosquitto_loop_start (its own network
  * thread), mosquitto_tls_set(cafile) / mosquitto_tls_psk_set(key, identity)
  * with the library's default ciphers and TLS versions.
  *
  * Completion: mosquitto_publish queues without limit (messages beyond the
- * 20 in flight wait in the library); the run ends when on_publish has been
- * called for every message: QoS 1 on PUBACK, QoS 0 once the PUBLISH was
- * written to the socket.
+ * window wait in the library); done_ns is when on_publish has been called
+ * for every message: QoS 1 on PUBACK, QoS 0 once the PUBLISH was written
+ * to the socket. No persistence (libmosquitto has none).
  */
 #include "bench_common.h"
 
@@ -59,7 +60,7 @@ static void check(int rc, const char *what) {
     exit(1);
 }
 
-static struct mosquitto *make_client(struct ctx *ctx, const struct broker *b, const char *id) {
+static struct mosquitto *make_client_with(struct ctx *ctx, const struct broker *b, const char *id, int inflight) {
     struct mosquitto *mosq;
     memset(ctx, 0, sizeof *ctx);
     pthread_mutex_init(&ctx->mutex, NULL);
@@ -67,7 +68,7 @@ static struct mosquitto *make_client(struct ctx *ctx, const struct broker *b, co
     mosq = mosquitto_new(id, true, ctx);
     if (mosq == NULL) die("mosquitto_new failed");
     check(mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311), "protocol");
-    check(mosquitto_max_inflight_messages_set(mosq, MAX_INFLIGHT), "max_inflight");
+    if (inflight > 0) check(mosquitto_max_inflight_messages_set(mosq, (unsigned)inflight), "max_inflight");
     check(mosquitto_int_option(mosq, MOSQ_OPT_TCP_NODELAY, 1), "tcp_nodelay");
     if (b->transport == TRANSPORT_TLS)
         check(mosquitto_tls_set(mosq, b->cafile, NULL, NULL, NULL, NULL), "tls_set");
@@ -77,6 +78,11 @@ static struct mosquitto *make_client(struct ctx *ctx, const struct broker *b, co
     mosquitto_publish_callback_set(mosq, on_publish);
     mosquitto_message_callback_set(mosq, on_message);
     return mosq;
+}
+
+/* The clients of the connect, latency and idle tests: in-flight 20. */
+static struct mosquitto *make_client(struct ctx *ctx, const struct broker *b, const char *id) {
+    return make_client_with(ctx, b, id, MAX_INFLIGHT);
 }
 
 static void connect_and_wait(struct mosquitto *mosq, struct ctx *ctx, const struct broker *b) {
@@ -99,27 +105,32 @@ static void finish(struct mosquitto *mosq) {
     mosquitto_destroy(mosq);
 }
 
-static int throughput(const struct broker *b, int qos, int size, int messages) {
+static int publish_run(const struct broker *b, const struct publish_args *a) {
     struct ctx ctx;
+    struct measurement m;
     struct mosquitto *mosq;
-    unsigned char *payload = calloc(1, (size_t)size);
-    int64_t start;
+    unsigned char *payload = calloc(1, (size_t)a->size + 1);
     int i;
     char id[64];
+    if (a->store_dir != NULL) die("libmosquitto has no persistence");
     snprintf(id, sizeof id, "mosq-%d", (int)getpid());
-    mosq = make_client(&ctx, b, id);
+    mosq = make_client_with(&ctx, b, id, a->inflight);
     connect_and_wait(mosq, &ctx, b);
     if (b->transport != TRANSPORT_TCP) {
         SSL *ssl = mosquitto_ssl_get(mosq);
         if (ssl != NULL) fprintf(stderr, "libmosquitto %s: %s %s\n", b->transport == TRANSPORT_PSK ? "psk" : "tls",
                                  SSL_get_version(ssl), SSL_get_cipher_name(ssl));
     }
-    ctx.target = messages;
-    start = now_ns();
-    for (i = 0; i < messages; i++)
-        check(mosquitto_publish(mosq, NULL, "bench/mosq", size, payload, qos, false), "mosquitto_publish");
-    await_count(&ctx.mutex, &ctx.cond, &ctx.published, messages);
-    printf("%.0f\n", messages / ((now_ns() - start) / 1e9));
+    ctx.target = a->messages;
+    measure_start(&m);
+    for (i = 0; i < a->messages; i++) {
+        pace(a, &m, i);
+        check(mosquitto_publish(mosq, NULL, a->topic, a->size, payload, a->qos, false), "mosquitto_publish");
+    }
+    measure_wait_begins(&m);
+    await_count(&ctx.mutex, &ctx.cond, &ctx.published, a->messages);
+    measure_end(&m, a->messages);
+    wait_for_harness();
     finish(mosq);
     free(payload);
     return 0;
@@ -167,18 +178,17 @@ static int latency(const struct broker *b, int rate, int messages) {
 static int idle_rss(const struct broker *b) {
     struct ctx ctx;
     struct mosquitto *mosq;
-    long before = vm_rss_kib(), after;
+    long rss = vm_rss_kib(), anon = status_kib("RssAnon"), file = status_kib("RssFile");
     mosq = make_client(&ctx, b, "mosq-idle");
     connect_and_wait(mosq, &ctx, b);
     sleep_ns(2000000000LL);
-    after = vm_rss_kib();
-    printf("%ld\n", after - before);
+    print_rss_increase(rss, anon, file);
     finish(mosq);
     return 0;
 }
 
 int main(int argc, char **argv) {
-    static const struct bench_modes modes = {throughput, connect_time, latency, idle_rss};
+    static const struct bench_modes modes = {publish_run, connect_time, latency, idle_rss};
     int rc = 2;
     mosquitto_lib_init();
     if (!run_common_mode(&modes, argc, argv, &rc)) fprintf(stderr, "usage: see bench/c/bench_common.h\n");

@@ -2,7 +2,9 @@
  * Eclipse Paho C MQTTAsync (Debian libpaho-mqtt-dev, libpaho-mqtt3as) for
  * bench/run. Command line in bench_common.h.
  *
- * Settings: MQTT 3.1.1, connectOptions.maxInflight 20, no persistence,
+ * Settings: MQTT 3.1.1, connectOptions.maxInflight 20 (publish: inflight=,
+ * or the library's default, 65535), no persistence (publish: store=DIR
+ * gives MQTTCLIENT_PERSISTENCE_DEFAULT, Paho's file persistence, in DIR),
  * tcp:// or ssl:// URIs; certificate TLS with trustStore = CA file,
  * enableServerCertAuth 1 and verify 1 (host name check, as the others do);
  * TLS-PSK through MQTTAsync_SSLOptions.ssl_psk_cb (struct_version >= 4),
@@ -10,9 +12,9 @@
  *
  * Completion: MQTTAsync_send queues the command (retried after a short
  * sleep if the library answers MQTTASYNC_MAX_MESSAGES_INFLIGHT or
- * MQTTASYNC_MAX_BUFFERED_MESSAGES); the run ends when the onSuccess
+ * MQTTASYNC_MAX_BUFFERED_MESSAGES); done_ns is when the onSuccess
  * callback of every send has run: QoS 1 on PUBACK, QoS 0 once written.
- * For QoS 1 the program keeps at most maxInflight (20) sends outstanding
+ * For QoS 1 the program keeps at most maxInflight sends outstanding
  * and waits for an onSuccess before the next: with more queued, Paho
  * 1.3.12 sends the queued ones at a few hundred per second (it waits on a
  * timer between them), which measures that timer, not the protocol.
@@ -30,6 +32,7 @@ struct ctx {
     long target;
     long sent;
     int window; /* > 0: at most this many sends not yet completed */
+    int max_inflight;
     const struct broker *broker;
     struct latency_record *latency;
 };
@@ -97,7 +100,8 @@ static unsigned int on_psk(const char *hint, char *identity, unsigned int max_id
     return len < 0 ? 0 : (unsigned int)len;
 }
 
-static MQTTAsync make_client(struct ctx *ctx, const struct broker *b, const char *id) {
+/* store_dir NULL: no persistence; else Paho's file persistence there. */
+static MQTTAsync make_client_with(struct ctx *ctx, const struct broker *b, const char *id, const char *store_dir) {
     MQTTAsync client;
     char uri[256];
     int rc;
@@ -106,20 +110,27 @@ static MQTTAsync make_client(struct ctx *ctx, const struct broker *b, const char
     pthread_cond_init(&ctx->cond, NULL);
     ctx->broker = b;
     snprintf(uri, sizeof uri, "%s://%s:%d", b->transport == TRANSPORT_TCP ? "tcp" : "ssl", b->host, b->port);
-    rc = MQTTAsync_create(&client, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
+    rc = MQTTAsync_create(&client, uri, id, store_dir ? MQTTCLIENT_PERSISTENCE_DEFAULT : MQTTCLIENT_PERSISTENCE_NONE,
+                          (void *)store_dir);
     if (rc != MQTTASYNC_SUCCESS) die("MQTTAsync_create failed");
     MQTTAsync_setCallbacks(client, ctx, NULL, on_message, NULL);
     return client;
 }
 
-static void connect_and_wait(MQTTAsync client, struct ctx *ctx, const struct broker *b) {
+static MQTTAsync make_client(struct ctx *ctx, const struct broker *b, const char *id) {
+    return make_client_with(ctx, b, id, NULL);
+}
+
+/* inflight 0: the library's default maxInflight (65535). */
+static void connect_with(MQTTAsync client, struct ctx *ctx, const struct broker *b, int inflight) {
     MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
     MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
     struct timespec deadline = deadline_in_ms(10000);
     int rc = 0;
     options.keepAliveInterval = 60;
     options.cleansession = 1;
-    options.maxInflight = MAX_INFLIGHT;
+    if (inflight > 0) options.maxInflight = inflight;
+    ctx->max_inflight = options.maxInflight;
     options.MQTTVersion = MQTTVERSION_3_1_1;
     options.onSuccess = on_connect;
     options.onFailure = on_connect_failure;
@@ -145,6 +156,11 @@ static void connect_and_wait(MQTTAsync client, struct ctx *ctx, const struct bro
     while (ctx->connected == 0 && rc == 0) rc = pthread_cond_timedwait(&ctx->cond, &ctx->mutex, &deadline);
     pthread_mutex_unlock(&ctx->mutex);
     if (ctx->connected != 1) die("paho: not connected");
+}
+
+/* The clients of the connect, latency and idle tests: in-flight 20. */
+static void connect_and_wait(MQTTAsync client, struct ctx *ctx, const struct broker *b) {
+    connect_with(client, ctx, b, MAX_INFLIGHT);
 }
 
 static void finish(MQTTAsync client, struct ctx *ctx) {
@@ -185,25 +201,31 @@ static void send_one(MQTTAsync client, struct ctx *ctx, const char *topic, void 
     }
 }
 
-static int throughput(const struct broker *b, int qos, int size, int messages) {
+static int publish_run(const struct broker *b, const struct publish_args *a) {
     struct ctx ctx;
+    struct measurement m;
     MQTTAsync client;
-    unsigned char *payload = calloc(1, (size_t)size);
-    int64_t start;
+    unsigned char *payload = calloc(1, (size_t)a->size + 1);
     int i;
     char id[64];
+    if (a->store_sync != NULL) die("paho: no sync setting (its file persistence never calls fsync)");
     snprintf(id, sizeof id, "paho-%d", (int)getpid());
-    client = make_client(&ctx, b, id);
-    connect_and_wait(client, &ctx, b);
-    ctx.target = messages;
+    client = make_client_with(&ctx, b, id, a->store_dir);
+    connect_with(client, &ctx, b, a->inflight);
+    ctx.target = a->messages;
     /* Paho works through queued QoS 1 sends slowly (about 200 msg/s here)
      * once more than maxInflight wait: keep at most maxInflight outstanding,
      * as a Paho application has to. */
-    ctx.window = qos > 0 ? MAX_INFLIGHT : 0;
-    start = now_ns();
-    for (i = 0; i < messages; i++) send_one(client, &ctx, "bench/paho", payload, size, qos);
-    await_count(&ctx.mutex, &ctx.cond, &ctx.published, messages);
-    printf("%.0f\n", messages / ((now_ns() - start) / 1e9));
+    ctx.window = a->qos > 0 ? ctx.max_inflight : 0;
+    measure_start(&m);
+    for (i = 0; i < a->messages; i++) {
+        pace(a, &m, i);
+        send_one(client, &ctx, a->topic, payload, a->size, a->qos);
+    }
+    measure_wait_begins(&m);
+    await_count(&ctx.mutex, &ctx.cond, &ctx.published, a->messages);
+    measure_end(&m, a->messages);
+    wait_for_harness();
     finish(client, &ctx);
     free(payload);
     return 0;
@@ -250,18 +272,17 @@ static int latency(const struct broker *b, int rate, int messages) {
 static int idle_rss(const struct broker *b) {
     struct ctx ctx;
     MQTTAsync client;
-    long before = vm_rss_kib(), after;
+    long rss = vm_rss_kib(), anon = status_kib("RssAnon"), file = status_kib("RssFile");
     client = make_client(&ctx, b, "paho-idle");
     connect_and_wait(client, &ctx, b);
     sleep_ns(2000000000LL);
-    after = vm_rss_kib();
-    printf("%ld\n", after - before);
+    print_rss_increase(rss, anon, file);
     finish(client, &ctx);
     return 0;
 }
 
 int main(int argc, char **argv) {
-    static const struct bench_modes modes = {throughput, connect_time, latency, idle_rss};
+    static const struct bench_modes modes = {publish_run, connect_time, latency, idle_rss};
     int rc;
     if (run_common_mode(&modes, argc, argv, &rc)) return rc;
     fprintf(stderr, "usage: see bench/c/bench_common.h\n");
