@@ -18,6 +18,9 @@ const READ_CHUNK: usize = 16 * 1024;
 
 pub(super) struct Link {
     pub transport: Box<dyn Transport>,
+    /// Where reads land before they join `rx`: filled with zeros once, so
+    /// a read does not cost zeroing a fresh chunk of `rx` every time.
+    scratch: Box<[u8; READ_CHUNK]>,
     pub rx: BytesMut,
     pub tx: BytesMut,
     /// "host:port", for messages.
@@ -67,6 +70,7 @@ impl Link {
     pub fn new(transport: Box<dyn Transport>, target: String) -> Link {
         Link {
             transport,
+            scratch: Box::new([0; READ_CHUNK]),
             rx: BytesMut::with_capacity(READ_CHUNK),
             tx: BytesMut::with_capacity(READ_CHUNK),
             target,
@@ -76,11 +80,9 @@ impl Link {
     }
 
     pub fn read_chunk(&mut self) -> io::Result<usize> {
-        let start = self.rx.len();
-        self.rx.resize(start + READ_CHUNK, 0);
-        let result = self.transport.read(&mut self.rx[start..]);
-        self.rx.truncate(start + *result.as_ref().unwrap_or(&0));
-        result
+        let read = self.transport.read(&mut self.scratch[..])?;
+        self.rx.extend_from_slice(&self.scratch[..read]);
+        Ok(read)
     }
 
     /// Reads what the socket holds now into `rx`; `Ok(false)` once it would

@@ -140,8 +140,11 @@ pub struct StoredMessage {
 /// When written data is forced to the storage medium (`fsync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncPolicy {
-    /// Every append and remove is synced before it returns: nothing that
-    /// returned is lost, even to a power cut.
+    /// Every append is synced before it returns: nothing that returned is
+    /// lost, even to a power cut. The mark that a message was delivered is
+    /// synced with the next append or within 100 ms ([`Store::sync`]): a
+    /// power cut just after a delivery can make it be sent again, never
+    /// lost, and a message costs one fsync instead of two.
     Always,
     /// Synced at most every 100 ms (checked on each append and remove), on
     /// [`Store::sync`] and on close. Data is written to the operating system
@@ -691,7 +694,8 @@ impl Store {
             self.next_id += 1;
             (id, encode_message(&mut buffer, &mut cursor, id, message))
         });
-        let segment = self.write(&buffer, cursor)?;
+        // Only a new message must be on the medium before this returns.
+        let segment = self.write(&buffer, cursor, message.is_some())?;
         Ok(Written { segment, message })
     }
 
@@ -732,9 +736,15 @@ impl Store {
     }
 
     /// Appends `buffer` to the active segment in one write and syncs per the
-    /// policy; `end` is where the buffer leaves the segment's layout. Returns
-    /// the segment written to.
-    fn write(&mut self, buffer: &[u8], end: Cursor) -> Result<u64, StoreError> {
+    /// policy (`holds_message`: it holds a new message, which SyncPolicy::Always
+    /// syncs at once); `end` is where the buffer leaves the segment's layout.
+    /// Returns the segment written to.
+    fn write(
+        &mut self,
+        buffer: &[u8],
+        end: Cursor,
+        holds_message: bool,
+    ) -> Result<u64, StoreError> {
         let Some(active) = self.active.as_mut() else {
             return Err(StoreError::Io {
                 path: self.dir.clone(),
@@ -759,8 +769,8 @@ impl Store {
             segment.bytes += buffer.len() as u64;
         }
         let due = match self.sync {
-            SyncPolicy::Always => true,
-            SyncPolicy::Batch => self.last_sync.elapsed() >= BATCH_SYNC_INTERVAL,
+            SyncPolicy::Always if holds_message => true,
+            _ => self.last_sync.elapsed() >= BATCH_SYNC_INTERVAL,
         };
         if due {
             self.sync()?;
