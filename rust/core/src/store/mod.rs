@@ -90,10 +90,12 @@
 //! many wait; deleting or compacting its segment also settles it.
 
 mod compact;
+mod damage;
 mod disk;
 mod format;
 mod replay;
 mod reserve;
+mod scan;
 mod v1;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,6 +104,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub use damage::{Damage, Lost};
 use disk::{
     create_private_dir, file_name_for_client_id, io_error, list_segments, lock_exclusively,
     private_file, segment_path, sync_dir, LOCK_FILE,
@@ -110,7 +113,6 @@ use format::{
     charge, encode_message, encode_record, max_span, message_body_len, Cursor, Version,
     MAX_BODY_LEN, TYPE_REMOVE,
 };
-pub use format::{Damage, Lost};
 use replay::Replay;
 use reserve::Reserve;
 
