@@ -1,10 +1,11 @@
 //! Parsers for the options that reach cloud brokers (ALPN, WSPATH, PROXY,
-//! SASKEY); kept beside `options.rs` so that file holds only the switch.
+//! SASKEY); kept beside `parse.rs` so that file holds only the switch and
+//! the simple values.
 //! Errors never repeat a value that may hold a secret.
 
 use std::fmt;
 
-use super::invalid;
+use super::parse::invalid;
 use crate::encoding::{base64_decode, percent_decode, Base64Error};
 use crate::error::Error;
 use crate::secret::Secret;

@@ -31,6 +31,8 @@
 //!   protocol) three connections in a row is set aside, so that one poison
 //!   message cannot block the queue forever.
 
+mod events;
+mod handlers;
 mod incoming;
 mod keep_alive;
 mod outgoing;
@@ -42,7 +44,6 @@ mod prop_tests;
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -51,8 +52,9 @@ use rumqttc::{
     SubscribeReasonCode, Unsubscribe,
 };
 
-use crate::message::{Message, Outgoing};
-use incoming::{InboundState, Incoming};
+use crate::message::Outgoing;
+pub use events::{ConnectionEnd, LinkDead, ProtocolViolation, SessionEvent, SetAsideReason};
+use incoming::Incoming;
 use keep_alive::KeepAlive;
 use outgoing::{InFlight, Stage, Window};
 use packet_ids::PacketIds;
@@ -77,107 +79,6 @@ pub struct InboundAck {
     session: u64,
     pkid: u16,
     qos: QoS,
-}
-
-/// What the session reports to the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionEvent {
-    /// A message for the application. Give `ack` to
-    /// [`Session::message_taken`] when the application takes it.
-    Deliver {
-        message: Message,
-        ack: Option<InboundAck>,
-    },
-    /// A published message is done (QoS 0 written, QoS 1 acknowledged,
-    /// QoS 2 completed): its store record, if any, may go.
-    Completed { record: Option<u64> },
-    /// The broker refused a subscription (SUBACK failure).
-    SubscriptionRefused { filter: String },
-    /// A message was given up: counted as dropped, its store record may go.
-    SetAside {
-        topic: String,
-        record: Option<u64>,
-        reason: SetAsideReason,
-    },
-    /// An acknowledgement for nothing we know (late, or from a session the
-    /// broker resumed); ignored, reported for the log.
-    Unsolicited { packet: &'static str, pkid: u16 },
-}
-
-/// Why a message was set aside.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SetAsideReason {
-    /// The broker refused it [`REFUSALS_BEFORE_SET_ASIDE`] times in a row;
-    /// the text is the latest refusal.
-    Refused { times: u8, last: String },
-    /// It cannot be put into a PUBLISH packet.
-    Unencodable(String),
-}
-
-impl fmt::Display for SetAsideReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SetAsideReason::Refused { times, last } => {
-                write!(f, "the broker refused it {times} times in a row ({last})")
-            }
-            SetAsideReason::Unencodable(reason) => write!(f, "it cannot be sent: {reason}"),
-        }
-    }
-}
-
-/// A packet from the broker that breaks MQTT 3.1.1. The connection must be
-/// closed; nothing it concerns is counted as delivered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProtocolViolation {
-    #[error("the broker answered a QoS 2 PUBLISH with PUBACK (packet id {pkid}); QoS 2 needs PUBREC, so the message is not counted as delivered (does this broker support QoS 2? publish with QoS 1 instead)")]
-    PubAckForQos2 { pkid: u16 },
-
-    #[error("the broker answered a QoS 1 PUBLISH with PUBREC (packet id {pkid}); QoS 1 needs PUBACK, so the message is not counted as delivered")]
-    PubRecForQos1 { pkid: u16 },
-
-    #[error("the broker sent {packet} for a QoS {qos} PUBLISH (packet id {pkid}) before PUBREC")]
-    OutOfOrder {
-        packet: &'static str,
-        qos: u8,
-        pkid: u16,
-    },
-
-    #[error("the broker sent PUBREL for message {pkid} before we acknowledged it with PUBREC")]
-    PubRelBeforePubRec { pkid: u16 },
-
-    #[error("the broker sent a {packet} packet, which a broker never sends on an open connection")]
-    UnexpectedPacket { packet: &'static str },
-}
-
-impl ProtocolViolation {
-    /// The outgoing message the violation answered, if it concerns one.
-    fn outgoing_pkid(&self) -> Option<u16> {
-        match self {
-            ProtocolViolation::PubAckForQos2 { pkid }
-            | ProtocolViolation::PubRecForQos1 { pkid }
-            | ProtocolViolation::OutOfOrder { pkid, .. } => Some(*pkid),
-            _ => None,
-        }
-    }
-}
-
-/// How a connection ended, as far as the session cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectionEnd {
-    /// The broker closed or reset the connection; `reason` in plain words.
-    BrokerClosed { reason: String },
-    /// [`Session::handle_packet`] returned this violation.
-    Violation(ProtocolViolation),
-    /// Anything else: keep-alive timeout, close(), a local error.
-    Other,
-}
-
-/// The link is dead: no PINGRESP came in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LinkDead {
-    /// How long the session waited for the PINGRESP.
-    pub waited: Duration,
 }
 
 /// One MQTT session of one client. See the module documentation.
@@ -448,119 +349,6 @@ impl Session {
                 packet: packet_name(&other),
             }),
         }
-    }
-
-    fn handle_publish(&mut self, publish: Publish) -> Result<(), ProtocolViolation> {
-        if publish.qos == QoS::AtMostOnce {
-            self.deliver(&publish, None);
-            return Ok(());
-        }
-        match self.incoming.arrived(publish.pkid, publish.qos) {
-            InboundState::New => {
-                let ack = InboundAck {
-                    session: self.epoch,
-                    pkid: publish.pkid,
-                    qos: publish.qos,
-                };
-                self.deliver(&publish, Some(ack));
-            }
-            // A re-send of a message the application has not taken yet.
-            InboundState::Waiting => {}
-            // A re-send of a QoS 2 message we acknowledged: the PUBREC was lost.
-            InboundState::Received => self
-                .control
-                .push_back(Packet::PubRec(PubRec::new(publish.pkid))),
-        }
-        Ok(())
-    }
-
-    fn deliver(&mut self, publish: &Publish, ack: Option<InboundAck>) {
-        self.events.push_back(SessionEvent::Deliver {
-            message: Message::from_publish(publish),
-            ack,
-        });
-    }
-
-    fn handle_puback(&mut self, pkid: u16) -> Result<(), ProtocolViolation> {
-        match self.window.get(pkid).map(|e| e.stage) {
-            Some(Stage::Ack) => {
-                self.complete(pkid);
-                Ok(())
-            }
-            Some(Stage::Rec | Stage::Comp) => Err(ProtocolViolation::PubAckForQos2 { pkid }),
-            None => {
-                self.unsolicited("PUBACK", pkid);
-                Ok(())
-            }
-        }
-    }
-
-    fn handle_pubrec(&mut self, pkid: u16) -> Result<(), ProtocolViolation> {
-        match self.window.get_mut(pkid) {
-            Some(entry) if entry.stage == Stage::Ack => {
-                Err(ProtocolViolation::PubRecForQos1 { pkid })
-            }
-            Some(entry) => {
-                // Also for a repeated PUBREC: our PUBREL may have been lost.
-                entry.stage = Stage::Comp;
-                entry.refusals = 0;
-                self.control.push_back(Packet::PubRel(PubRel::new(pkid)));
-                Ok(())
-            }
-            None => {
-                // The broker waits for PUBREL to finish a message we no
-                // longer know (set aside, or a resumed session): let it.
-                self.unsolicited("PUBREC", pkid);
-                self.control.push_back(Packet::PubRel(PubRel::new(pkid)));
-                Ok(())
-            }
-        }
-    }
-
-    fn handle_pubcomp(&mut self, pkid: u16) -> Result<(), ProtocolViolation> {
-        match self.window.get(pkid).map(|e| e.stage) {
-            Some(Stage::Comp) => {
-                self.complete(pkid);
-                Ok(())
-            }
-            Some(stage) => Err(ProtocolViolation::OutOfOrder {
-                packet: "PUBCOMP",
-                qos: if stage == Stage::Ack { 1 } else { 2 },
-                pkid,
-            }),
-            None => {
-                self.unsolicited("PUBCOMP", pkid);
-                Ok(())
-            }
-        }
-    }
-
-    fn handle_pubrel(&mut self, pkid: u16) -> Result<(), ProtocolViolation> {
-        match self.incoming.released(pkid) {
-            Ok(()) => {
-                // Known or not (a session resumed after a restart), the
-                // broker needs PUBCOMP to finish.
-                self.control.push_back(Packet::PubComp(PubComp::new(pkid)));
-                Ok(())
-            }
-            Err(()) => Err(ProtocolViolation::PubRelBeforePubRec { pkid }),
-        }
-    }
-
-    fn complete(&mut self, pkid: u16) {
-        if let Some(entry) = self.window.remove(pkid) {
-            self.ids.release(pkid);
-            if entry.counted {
-                self.events.push_back(SessionEvent::Completed {
-                    record: entry.record,
-                });
-            }
-        }
-    }
-
-    fn unsolicited(&mut self, packet: &'static str, pkid: u16) {
-        self.events
-            .push_back(SessionEvent::Unsolicited { packet, pkid });
     }
 
     // ----- output -----

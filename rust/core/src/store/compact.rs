@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use super::disk::{io_error, partial_path, private_file, segment_path, sync_dir};
 use super::format::{
-    charge, decode_message_body, encode_message, max_span, message_body_len, message_record_body,
-    record_at, Cursor, Version,
+    charge, decode_message_body, encode_message, max_span, message_body_len, Cursor, Version,
 };
+use super::scan::{message_record_body, record_at};
 use super::{
     reserve, LiveRecord, Segment, Store, StoreError, StoredMessage, COMPACT_MIN_DEAD_BYTES,
     SEGMENT_TARGET_BYTES,

@@ -238,3 +238,26 @@ pub(super) fn io_error(path: &Path, action: &'static str, error: io::Error) -> S
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_id_file_names_are_safe_and_distinct() {
+        assert_eq!(file_name_for_client_id("flexy-1_a.b"), "flexy-1_a.b");
+        assert_eq!(file_name_for_client_id(".."), "%2E.");
+        assert_eq!(file_name_for_client_id("a/b"), "a%2Fb");
+        assert_ne!(
+            file_name_for_client_id("a%2Fb"),
+            file_name_for_client_id("a/b")
+        );
+        let long_a = "a".repeat(300);
+        let long_b = format!("{}b", "a".repeat(299));
+        assert!(file_name_for_client_id(&long_a).len() <= 200);
+        assert_ne!(
+            file_name_for_client_id(&long_a),
+            file_name_for_client_id(&long_b)
+        );
+    }
+}

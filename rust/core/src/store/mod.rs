@@ -90,27 +90,28 @@
 //! many wait; deleting or compacting its segment also settles it.
 
 mod compact;
+mod damage;
 mod disk;
+mod error;
 mod format;
 mod replay;
 mod reserve;
+mod scan;
 mod v1;
+mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub use damage::{Damage, Lost};
 use disk::{
     create_private_dir, file_name_for_client_id, io_error, list_segments, lock_exclusively,
     private_file, segment_path, sync_dir, LOCK_FILE,
 };
-use format::{
-    charge, encode_message, encode_record, max_span, message_body_len, Cursor, Version,
-    MAX_BODY_LEN, TYPE_REMOVE,
-};
-pub use format::{Damage, Lost};
+pub use error::{StoreError, StoreNotice};
+use format::{charge, message_body_len, Cursor, Version, MAX_BODY_LEN};
 use replay::Replay;
 use reserve::Reserve;
 
@@ -189,72 +190,6 @@ impl StoreConfig {
             full: FullPolicy::Reject,
         }
     }
-}
-
-/// Why a store operation failed. No variant carries a payload.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    #[error("message store: {path}: {reason}")]
-    Io { path: PathBuf, reason: String },
-
-    /// The file system has no room (or the quota is used up). Not the same
-    /// as [`StoreError::Full`], which is the STOREMAXBYTES limit.
-    #[error("message store: {path}: {action}: the disk is full; new messages are refused until there is room on it again")]
-    DiskFull { path: PathBuf, action: &'static str },
-
-    /// Messages were delivered but the marks saying so could not be written
-    /// yet. They are not sent again by this process; they would be after a
-    /// restart.
-    #[error("message store {path}: cannot record that {pending} delivered message(s) were delivered ({reason}); this client will not send them again and keeps trying to record it, but if it stops first they are sent again after the restart")]
-    DeliveryNotRecorded {
-        path: PathBuf,
-        pending: usize,
-        reason: String,
-    },
-
-    #[error("message store full: {used} of {max} bytes hold undelivered messages; the message was not stored (raise STOREMAXBYTES, or set STOREFULL dropoldest to drop the oldest messages instead)")]
-    Full { used: u64, max: u64 },
-
-    #[error("message too large for the store: it takes {size} bytes on disk, the limit is {max}")]
-    TooLarge { size: u64, max: u64 },
-
-    #[error("message store {path} is locked by another live client with the same store directory and client id; give each client its own id")]
-    Locked { path: PathBuf },
-
-    #[error("message not stored: {reason}")]
-    InvalidMessage { reason: String },
-
-    #[error("invalid message store configuration: {reason}")]
-    InvalidConfig { reason: String },
-
-    /// A live record no longer reads back (the medium changed it after the
-    /// store was opened). Compaction stops and keeps the old files, so no
-    /// message is lost; it succeeds again once that message is removed.
-    #[error("message store file {path}: the record of message {id} at offset {offset} no longer reads back correctly ({reason}); compaction skipped, files left as they were")]
-    Corrupt {
-        path: PathBuf,
-        id: u64,
-        offset: u64,
-        reason: String,
-    },
-}
-
-impl StoreError {
-    /// True for [`StoreError::DiskFull`].
-    pub fn is_disk_full(&self) -> bool {
-        matches!(self, StoreError::DiskFull { .. })
-    }
-}
-
-/// Something worth telling the user that did not make the call fail.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreNotice {
-    /// The disk is full: delivery marks are being written into the space
-    /// reserved for them. Returned once, when that starts.
-    #[error("message store {path}: the disk is full; deliveries are recorded in the space the store reserved for that ({left} bytes of it left), and new messages are refused until there is room on the disk again")]
-    DiskFullUsingReserve { path: PathBuf, left: u64 },
 }
 
 /// What [`Store::open`] found on disk.
@@ -606,229 +541,11 @@ impl Store {
     pub fn dropped_count(&self) -> u64 {
         self.dropped
     }
-
-    /// Writes the remove records of `unwritten` in one write, drawing on the
-    /// reserve when the disk is full.
-    fn write_unwritten(&mut self) -> Result<Option<StoreNotice>, StoreError> {
-        if self.unwritten.is_empty() {
-            return Ok(None);
-        }
-        let ids: Vec<u64> = self.unwritten.keys().copied().collect();
-        let mut drew = false;
-        let written = loop {
-            match self.write_records(&ids, None) {
-                Ok(written) => break written,
-                Err(e) if e.is_disk_full() && self.reserve.release_step() => {
-                    drew = true;
-                    self.disk_full = true;
-                }
-                Err(e) => {
-                    self.disk_full |= e.is_disk_full();
-                    return Err(StoreError::DeliveryNotRecorded {
-                        path: self.dir.clone(),
-                        pending: self.unwritten.len(),
-                        reason: e.to_string(),
-                    });
-                }
-            }
-        };
-        let remover = written.segment;
-        for (_, segment) in std::mem::take(&mut self.unwritten) {
-            if segment != remover && self.segments.contains_key(&segment) {
-                if let Some(holder) = self.segments.get_mut(&remover) {
-                    holder.remove_targets.insert(segment);
-                }
-            }
-        }
-        if !drew || self.reserve_drawn {
-            return Ok(None);
-        }
-        self.reserve_drawn = true;
-        Ok(Some(StoreNotice::DiskFullUsingReserve {
-            path: self.dir.clone(),
-            left: self.reserve.len(),
-        }))
-    }
-
-    /// Grows the reserve to cover marks for `messages` stored messages.
-    fn grow_reserve(&mut self, messages: usize) -> Result<(), StoreError> {
-        let target = reserve::needed(messages + self.unwritten.len());
-        if self.reserve.len() >= target {
-            return Ok(());
-        }
-        match self.reserve.grow_to(target) {
-            Ok(()) => {
-                self.reserve_drawn = false;
-                Ok(())
-            }
-            Err(e) => Err(io_error(
-                self.reserve.path(),
-                "cannot reserve space for delivery marks",
-                e,
-            )),
-        }
-    }
-
-    /// Writes remove records for `removes`, then `message` if given, to the
-    /// active segment in one write.
-    fn write_records(
-        &mut self,
-        removes: &[u64],
-        message: Option<&StoredMessage>,
-    ) -> Result<Written, StoreError> {
-        let body_len = message.map(|m| message_body_len(m).unwrap_or(0));
-        let estimate = removes.len() as u64 * max_span(0) + body_len.map_or(0, max_span);
-        self.prepare_active(estimate)?;
-        let Some(mut cursor) = self.active.as_ref().map(|a| a.cursor) else {
-            return Err(StoreError::Io {
-                path: self.dir.clone(),
-                reason: "no segment open for writing".to_owned(),
-            });
-        };
-        let mut buffer = Vec::with_capacity(estimate as usize);
-        for &id in removes {
-            encode_record(&mut buffer, &mut cursor, TYPE_REMOVE, id, &[]);
-        }
-        let message = message.map(|message| {
-            let id = self.next_id;
-            self.next_id += 1;
-            (id, encode_message(&mut buffer, &mut cursor, id, message))
-        });
-        // Only a new message must be on the medium before this returns.
-        let segment = self.write(&buffer, cursor, message.is_some())?;
-        Ok(Written { segment, message })
-    }
-
-    /// Makes sure an active segment exists that `len` more bytes fit in
-    /// (rotating at about 1 MiB).
-    fn prepare_active(&mut self, len: u64) -> Result<(), StoreError> {
-        if let Some(active) = &self.active {
-            if active.cursor.offset > 0 && active.cursor.offset + len > SEGMENT_TARGET_BYTES {
-                self.seal()?;
-            }
-        }
-        if self.active.is_none() {
-            let name = self.next_id;
-            self.next_id += 1;
-            let path = segment_path(&self.dir, name, Version::V2);
-            let file = private_file()
-                .append(true)
-                .create_new(true)
-                .open(&path)
-                .map_err(|e| io_error(&path, "cannot create", e))?;
-            self.segments.insert(name, Segment::new(Version::V2, 0));
-            self.active = Some(ActiveSegment {
-                name,
-                file,
-                cursor: Cursor::default(),
-                dirty: false,
-            });
-            sync_dir(&self.dir)?;
-        }
-        Ok(())
-    }
-
-    /// Syncs the active segment and stops writing to it.
-    fn seal(&mut self) -> Result<(), StoreError> {
-        self.sync()?;
-        self.active = None;
-        Ok(())
-    }
-
-    /// Appends `buffer` to the active segment in one write and syncs per the
-    /// policy (`holds_message`: it holds a new message, which SyncPolicy::Always
-    /// syncs at once); `end` is where the buffer leaves the segment's layout.
-    /// Returns the segment written to.
-    fn write(
-        &mut self,
-        buffer: &[u8],
-        end: Cursor,
-        holds_message: bool,
-    ) -> Result<u64, StoreError> {
-        let Some(active) = self.active.as_mut() else {
-            return Err(StoreError::Io {
-                path: self.dir.clone(),
-                reason: "no segment open for writing".to_owned(),
-            });
-        };
-        let name = active.name;
-        let start = active.cursor.offset;
-        if let Err(e) = active.file.write_all(buffer) {
-            let path = segment_path(&self.dir, name, Version::V2);
-            // Cut off partly written records so later records never follow
-            // garbage; if even that fails, start a new segment next time.
-            if active.file.set_len(start).is_err() {
-                self.active = None;
-            }
-            return Err(io_error(&path, "cannot write", e));
-        }
-        active.cursor = end;
-        active.dirty = true;
-        self.total_bytes += buffer.len() as u64;
-        if let Some(segment) = self.segments.get_mut(&name) {
-            segment.bytes += buffer.len() as u64;
-        }
-        let due = match self.sync {
-            SyncPolicy::Always if holds_message => true,
-            _ => self.last_sync.elapsed() >= BATCH_SYNC_INTERVAL,
-        };
-        if due {
-            self.sync()?;
-        }
-        Ok(name)
-    }
-
-    fn remember(&mut self, id: u64, record: LiveRecord) {
-        self.live_bytes += record.len;
-        if let Some(segment) = self.segments.get_mut(&record.segment) {
-            segment.live_count += 1;
-        }
-        self.live.insert(id, record);
-    }
-
-    /// Drops `id` from the live set; `remover` is the segment its remove
-    /// record was written to, when it was.
-    fn forget(&mut self, id: u64, remover: Option<u64>) -> Option<LiveRecord> {
-        let record = self.live.remove(&id)?;
-        self.live_bytes -= record.len;
-        if let Some(segment) = self.segments.get_mut(&record.segment) {
-            segment.live_count -= 1;
-        }
-        if let Some(remover) = remover.filter(|&r| r != record.segment) {
-            if let Some(segment) = self.segments.get_mut(&remover) {
-                segment.remove_targets.insert(record.segment);
-            }
-        }
-        Some(record)
-    }
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.write_unwritten();
         let _ = self.sync();
-    }
-}
-
-#[cfg(test)]
-mod unit_tests {
-    use super::*;
-
-    #[test]
-    fn client_id_file_names_are_safe_and_distinct() {
-        assert_eq!(file_name_for_client_id("flexy-1_a.b"), "flexy-1_a.b");
-        assert_eq!(file_name_for_client_id(".."), "%2E.");
-        assert_eq!(file_name_for_client_id("a/b"), "a%2Fb");
-        assert_ne!(
-            file_name_for_client_id("a%2Fb"),
-            file_name_for_client_id("a/b")
-        );
-        let long_a = "a".repeat(300);
-        let long_b = format!("{}b", "a".repeat(299));
-        assert!(file_name_for_client_id(&long_a).len() <= 200);
-        assert_ne!(
-            file_name_for_client_id(&long_a),
-            file_name_for_client_id(&long_b)
-        );
     }
 }

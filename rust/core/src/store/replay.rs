@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::format::{
-    charge, decode_message_body, scan, Damage, Item, Lost, Problem, Stretch, Version, TYPE_MESSAGE,
-    TYPE_REMOVE,
-};
+use super::damage::{Damage, Lost, Problem, Stretch};
+use super::format::{charge, decode_message_body, Version, TYPE_MESSAGE, TYPE_REMOVE};
+use super::scan::{scan, Item};
 use super::{LiveRecord, Segment, StoredMessage};
 
 /// State built while reading the segments back on open.

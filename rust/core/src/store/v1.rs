@@ -4,10 +4,9 @@
 
 use std::borrow::Cow;
 
-use super::format::{
-    Found, Item, Lost, Problem, Stretch, MAX_BODY_LEN, MESSAGE_PREFIX_LEN, TYPE_MESSAGE,
-    TYPE_REMOVE,
-};
+use super::damage::{Lost, Problem, Stretch};
+use super::format::{MAX_BODY_LEN, MESSAGE_PREFIX_LEN, TYPE_MESSAGE, TYPE_REMOVE};
+use super::scan::{Found, Item};
 
 const V1_MAGIC: u8 = 0xE1;
 const V1_HEADER_LEN: usize = 14;
