@@ -16,76 +16,12 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use etkmqtt_core::{Client, ConnectionStatus, Message};
+use support::client::{client, first_error, wait_connected, wait_message, wait_until, TestClient};
 use support::mosquitto::{free_port, IDENTITY, KEY_HEX};
 use support::servers::{
     Broker, Certificates, Dante, Haproxy, Tinyproxy, WebSocket, AWS_ALPN, HTTP_PROXY_PASSWORD,
     HTTP_PROXY_USER, SOCKS_PASSWORD, SOCKS_USER,
 };
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// A client closed on drop, so a failing test leaves no thread retrying.
-struct TestClient(Client);
-
-impl Drop for TestClient {
-    fn drop(&mut self) {
-        self.0.close();
-    }
-}
-
-fn client(id: &str, options: &[(&str, &str)]) -> TestClient {
-    let client = Client::new(id, "127.0.0.1").expect("new client");
-    for (name, value) in options {
-        client
-            .set_option(name, value)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    client.connect().expect("connect");
-    TestClient(client)
-}
-
-fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn wait_connected(client: &TestClient, logs: &dyn Fn() -> String) {
-    let deadline = Instant::now() + WAIT;
-    while client.0.status() != ConnectionStatus::Connected {
-        assert!(
-            Instant::now() < deadline,
-            "not connected; last error: {:?}\n{}",
-            client.0.last_error(),
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// The first failure `getLastError()` reports; the client keeps retrying.
-fn first_error(client: &TestClient) -> String {
-    let error = wait_until("a connection error", || client.0.last_error());
-    assert_ne!(client.0.status(), ConnectionStatus::Connected);
-    error
-}
-
-fn wait_message(client: &TestClient, topic: &str) -> Message {
-    wait_until(&format!("a message on {topic}"), || {
-        client
-            .0
-            .read_message()
-            .ok()
-            .flatten()
-            .filter(|m| m.topic == topic)
-    })
-}
 
 /// Subscribes, publishes a small and a large QoS 1 message and receives
 /// both intact: the transport carries MQTT both ways, across frame and

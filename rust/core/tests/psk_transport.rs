@@ -6,21 +6,9 @@
 mod support;
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-use etkmqtt_core::{Client, ConnectionStatus, Message};
+use support::client::{client, first_error, wait_connected, wait_message, wait_until, TestClient};
 use support::mosquitto::{Mosquitto, IDENTITY, KEY_HEX, WRONG_KEY_HEX};
-
-const WAIT: Duration = Duration::from_secs(15);
-
-/// A client closed on drop, so a failing test leaves no thread retrying.
-struct TestClient(Client);
-
-impl Drop for TestClient {
-    fn drop(&mut self) {
-        self.0.close();
-    }
-}
 
 fn psk_client(
     id: &str,
@@ -29,69 +17,21 @@ fn psk_client(
     key_hex: &str,
     extra: &[(&str, &str)],
 ) -> TestClient {
-    let client = Client::new(id, "127.0.0.1").expect("new client");
     let port = port.to_string();
-    let options = [
+    let mut options = vec![
         ("PORT", port.as_str()),
         ("PSK-IDENTITY", identity),
         ("PSK", key_hex),
     ];
-    for (name, value) in options.iter().chain(extra) {
-        client
-            .set_option(name, value)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
-    client.connect().expect("connect");
-    TestClient(client)
-}
-
-fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn wait_connected(client: &TestClient, broker: &Mosquitto) {
-    let deadline = Instant::now() + WAIT;
-    while client.0.status() != ConnectionStatus::Connected {
-        assert!(
-            Instant::now() < deadline,
-            "not connected; last error: {:?}\n{}",
-            client.0.last_error(),
-            broker.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// The first failure `getLastError()` reports; the client keeps retrying.
-fn first_error(client: &TestClient) -> String {
-    let error = wait_until("a connection error", || client.0.last_error());
-    assert_ne!(client.0.status(), ConnectionStatus::Connected);
-    error
-}
-
-fn wait_message(client: &TestClient, topic: &str) -> Message {
-    wait_until(&format!("a message on {topic}"), || {
-        client
-            .0
-            .read_message()
-            .ok()
-            .flatten()
-            .filter(|m| m.topic == topic)
-    })
+    options.extend_from_slice(extra);
+    client(id, &options)
 }
 
 #[test]
 fn psk_client_publishes_and_receives_through_mosquitto() {
     let broker = Mosquitto::start("");
     let client = psk_client("psk-roundtrip", broker.psk_port, IDENTITY, KEY_HEX, &[]);
-    wait_connected(&client, &broker);
+    wait_connected(&client, &|| broker.log());
     client.0.subscribe("psk/echo", 1).expect("subscribe");
     client
         .0
@@ -157,7 +97,7 @@ fn tls13_psk_connects_to_mosquitto_2_0_11() {
         KEY_HEX,
         &[("TLSVERSION", "tlsv1.3")],
     );
-    wait_connected(&client, &broker);
+    wait_connected(&client, &|| broker.log());
     client.0.subscribe("psk/tls13", 0).expect("subscribe");
     client
         .0
@@ -189,7 +129,7 @@ fn mosquitto_client(program: &str, broker: &Mosquitto, args: &[&str]) -> Output 
 fn mosquitto_clients_interoperate_over_psk() {
     let broker = Mosquitto::start("");
     let client = psk_client("psk-interop", broker.psk_port, IDENTITY, KEY_HEX, &[]);
-    wait_connected(&client, &broker);
+    wait_connected(&client, &|| broker.log());
 
     // etkmqtt -> mosquitto_sub: a retained message is there when it subscribes.
     client

@@ -13,6 +13,7 @@ use jni::signature::{Primitive, ReturnType};
 use jni::sys::{jint, jlong, jobjectArray, jvalue};
 use jni::JNIEnv;
 
+use crate::tagjson::{new_tag_value, tag_value_array};
 use crate::{boundary, client, string, BridgeError, BridgeResult};
 
 /// The boxed classes of metric values and `TagValue`, looked up once.
@@ -33,8 +34,6 @@ struct Classes {
     boolean_value: JMethodID,
     boolean_new: JMethodID,
     string: GlobalRef,
-    tag_value: GlobalRef,
-    tag_value_new: JMethodID,
 }
 
 static CLASSES: OnceLock<Classes> = OnceLock::new();
@@ -60,12 +59,6 @@ fn classes(env: &mut JNIEnv<'_>) -> BridgeResult<&'static Classes> {
     let boolean_value = env.get_method_id(&boolean, "booleanValue", "()Z")?;
     let boolean_new = env.get_method_id(&boolean, "<init>", "(Z)V")?;
     let string = env.find_class("java/lang/String")?;
-    let tag_value = env.find_class("org/etkmqtt/TagValue")?;
-    let tag_value_new = env.get_method_id(
-        &tag_value,
-        "<init>",
-        "(Ljava/lang/String;Ljava/lang/Object;Ljava/lang/String;)V",
-    )?;
     let loaded = Classes {
         integer: env.new_global_ref(integer)?,
         integer_value,
@@ -83,8 +76,6 @@ fn classes(env: &mut JNIEnv<'_>) -> BridgeResult<&'static Classes> {
         boolean_value,
         boolean_new,
         string: env.new_global_ref(string)?,
-        tag_value: env.new_global_ref(tag_value)?,
-        tag_value_new,
     };
     Ok(CLASSES.get_or_init(|| loaded))
 }
@@ -272,35 +263,13 @@ fn java_object<'local>(
 
 fn tag_values(env: &mut JNIEnv<'_>, commands: &[CommandValue]) -> BridgeResult<jobjectArray> {
     let classes = classes(env)?;
-    let array = env.new_object_array(
-        jint::try_from(commands.len()).unwrap_or(jint::MAX),
-        as_class(&classes.tag_value),
-        JObject::null(),
-    )?;
+    let array = tag_value_array(env, commands.len())?;
     for (index, command) in commands.iter().enumerate() {
-        let name = env.new_string(&command.name)?;
         let value = java_object(env, classes, &command.value)?;
-        let time: JObject = match command.timestamp {
-            Some(millis) => env.new_string(millis.to_string())?.into(),
-            None => JObject::null(),
-        };
-        // SAFETY: `tag_value_new` is TagValue(String, Object, String) and the
-        // arguments are a String, an Object (or null) and a String (or null).
-        let element = unsafe {
-            env.new_object_unchecked(
-                as_class(&classes.tag_value),
-                classes.tag_value_new,
-                &[
-                    JValue::Object(&name).as_jni(),
-                    JValue::Object(&value).as_jni(),
-                    JValue::Object(&time).as_jni(),
-                ],
-            )
-        }?;
+        let time = command.timestamp.map(|millis| millis.to_string());
+        let element = new_tag_value(env, &command.name, value, time.as_deref())?;
         env.set_object_array_element(&array, index as jint, &element)?;
-        for local in [name.into(), value, time, element] {
-            env.delete_local_ref(local)?;
-        }
+        env.delete_local_ref(element)?;
     }
     Ok(array.into_raw())
 }

@@ -274,6 +274,49 @@ pub extern "system" fn Java_org_etkmqtt_NativeTagJson_encode<'local>(
     })
 }
 
+/// A `TagValue[]` of `len` nulls, to fill with [`new_tag_value`].
+pub(crate) fn tag_value_array<'local>(
+    env: &mut JNIEnv<'local>,
+    len: usize,
+) -> BridgeResult<JObjectArray<'local>> {
+    let classes = classes(env)?;
+    let len = jint::try_from(len)
+        .map_err(|_| BridgeError::Engine(format!("{len} values do not fit in a Java array")))?;
+    Ok(env.new_object_array(len, as_class(&classes.tag_value), JObject::null())?)
+}
+
+/// `new TagValue(name, value, time)`; `value`'s local reference is used up.
+pub(crate) fn new_tag_value<'local>(
+    env: &mut JNIEnv<'local>,
+    name: &str,
+    value: JObject<'local>,
+    time: Option<&str>,
+) -> BridgeResult<JObject<'local>> {
+    let classes = classes(env)?;
+    let name = env.new_string(name)?;
+    let time: JObject = match time {
+        Some(time) => env.new_string(time)?.into(),
+        None => JObject::null(),
+    };
+    // SAFETY: `tag_value_new` is TagValue(String, Object, String) and the
+    // arguments are a String, an Object (or null) and a String (or null).
+    let element = unsafe {
+        env.new_object_unchecked(
+            as_class(&classes.tag_value),
+            classes.tag_value_new,
+            &[
+                JValue::Object(&name).as_jni(),
+                JValue::Object(&value).as_jni(),
+                JValue::Object(&time).as_jni(),
+            ],
+        )
+    }?;
+    for local in [name.into(), value, time] {
+        env.delete_local_ref(local)?;
+    }
+    Ok(element)
+}
+
 #[no_mangle]
 pub extern "system" fn Java_org_etkmqtt_NativeTagJson_decode<'local>(
     mut env: JNIEnv<'local>,
@@ -287,35 +330,12 @@ pub extern "system" fn Java_org_etkmqtt_NativeTagJson_decode<'local>(
         let bytes = env.convert_byte_array(&payload)?;
         let tags = tagjson::decode(&bytes).map_err(etkmqtt_core::Error::from)?;
         let classes = classes(env)?;
-        let array = env.new_object_array(
-            tags.len() as jint,
-            as_class(&classes.tag_value),
-            JObject::null(),
-        )?;
+        let array = tag_value_array(env, tags.len())?;
         for (index, tag) in tags.iter().enumerate() {
-            let name = env.new_string(&tag.name)?;
             let value = java_tag_value(env, classes, &tag.value)?;
-            let time: JObject = match &tag.time {
-                Some(time) => env.new_string(time)?.into(),
-                None => JObject::null(),
-            };
-            // SAFETY: `tag_value_new` is TagValue(String, Object, String) and
-            // the arguments are a String, an Object (or null) and a String (or null).
-            let element = unsafe {
-                env.new_object_unchecked(
-                    as_class(&classes.tag_value),
-                    classes.tag_value_new,
-                    &[
-                        JValue::Object(&name).as_jni(),
-                        JValue::Object(&value).as_jni(),
-                        JValue::Object(&time).as_jni(),
-                    ],
-                )
-            }?;
+            let element = new_tag_value(env, &tag.name, value, tag.time.as_deref())?;
             env.set_object_array_element(&array, index as jint, &element)?;
-            for local in [name.into(), value, time, element] {
-                env.delete_local_ref(local)?;
-            }
+            env.delete_local_ref(element)?;
         }
         Ok(array.into_raw())
     })

@@ -77,8 +77,9 @@ pub(crate) fn is_reset(err: &io::Error) -> bool {
     )
 }
 
-/// How to secure a connection, prepared from the options once per attempt so
-/// that files fixed by the user are picked up on the next try.
+/// How to secure a connection, prepared from the options by `connect()`
+/// (which reads the certificate and key files, so that a bad one is the
+/// caller's error) and used by every attempt.
 #[derive(Clone)]
 pub(crate) enum Security {
     Plain,
@@ -118,9 +119,9 @@ impl Security {
 }
 
 /// Everything a connection attempt needs to reach the broker: security,
-/// proxy and WebSocket settings, prepared from the options once per
-/// attempt. The engine asks [`Connector::tcp_target`] where to open the TCP
-/// connection, then hands the socket to [`Connector::wrap`].
+/// proxy and WebSocket settings, prepared from the options once by
+/// `connect()`. The engine asks [`Connector::tcp_target`] where to open the
+/// TCP connection, then hands the socket to [`Connector::wrap`].
 pub(crate) struct Connector {
     security: Security,
     proxy: Option<ProxyOptions>,
