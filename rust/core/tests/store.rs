@@ -151,6 +151,43 @@ fn append_remove_reopen_round_trip_preserves_order() -> TestResult {
     Ok(())
 }
 
+/// STORESYNC always: each message is on the medium before append returns;
+/// its delivery mark rides on the next append's fsync (or a timer's), so a
+/// steady stream costs one fsync per message, not two.
+#[test]
+fn always_syncs_each_append_and_lets_delivery_marks_ride_on_the_next() -> TestResult {
+    let temp = TempDir::new("sync-marks");
+    let (mut store, _) = Store::open(temp.config(SyncPolicy::Always))?;
+    for index in 0..50 {
+        let before = store.sync_count();
+        let appended = store.append(&message(index, 64))?;
+        assert_eq!(store.sync_count(), before + 1, "append {index} is synced");
+        store.remove(appended.id)?;
+        assert_eq!(
+            store.sync_count(),
+            before + 1,
+            "its mark waits for the next fsync"
+        );
+        store.sync_if_due()?;
+        assert_eq!(
+            store.sync_count(),
+            before + 1,
+            "and is not due after microseconds"
+        );
+    }
+    assert_eq!(store.sync_count(), 50);
+    store.sync()?;
+    assert_eq!(
+        store.sync_count(),
+        51,
+        "the last mark is written when asked for"
+    );
+    drop(store);
+    let (_, recovery) = Store::open(temp.config(SyncPolicy::Always))?;
+    assert!(recovery.messages.is_empty(), "every mark reached the file");
+    Ok(())
+}
+
 #[test]
 fn ten_thousand_messages_survive_reopen_in_order() -> TestResult {
     let temp = TempDir::new("ten-thousand");

@@ -100,7 +100,6 @@ pub(crate) struct Engine {
     /// The application has INBOUND_LIMIT messages unread: the socket is not
     /// read until it catches up.
     reading_paused: bool,
-    last_store_sync: Instant,
     last_store_compact: Instant,
 }
 
@@ -127,7 +126,6 @@ impl Engine {
             plugin,
             closing: false,
             reading_paused: false,
-            last_store_sync: now,
             last_store_compact: now,
         }
     }
@@ -278,13 +276,11 @@ impl Engine {
         }
     }
 
-    /// STORESYNC batch: sync every 100 ms; compact now and then.
+    /// Syncs what STORESYNC says is due (the store decides); compacts now and
+    /// then.
     fn maintain_store(&mut self) {
+        self.shared.with_store(|store| store.sync_if_due());
         let now = Instant::now();
-        if now.duration_since(self.last_store_sync) >= BATCH_SYNC_INTERVAL {
-            self.last_store_sync = now;
-            self.shared.with_store(|store| store.sync());
-        }
         if now.duration_since(self.last_store_compact) >= STORE_COMPACT_INTERVAL {
             self.last_store_compact = now;
             self.shared.with_store(|store| store.compact());

@@ -9,18 +9,14 @@
 //! Entries leave the store when handed out: NDATA and DDATA are QoS 0.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
 
-use crate::store::{Store, StoreError, StoredMessage, SyncPolicy};
+use crate::store::{Store, StoreError, StoredMessage};
 
 use super::SparkplugError;
 
 /// Bound on queued payload bytes without STOREDIR (about 7 000 readings of
 /// ten metrics); with STOREDIR, STOREMAXBYTES bounds the queue instead.
 pub const MEMORY_LIMIT_BYTES: usize = 2 * 1024 * 1024;
-
-/// With STORESYNC batch, how often handed-out entries' removals are synced.
-const BATCH_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
 /// One recorded NDATA or DDATA.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +38,6 @@ pub struct History {
     entries: VecDeque<Entry>,
     bytes: usize,
     store: Option<Store>,
-    sync: SyncPolicy,
-    last_sync: Instant,
     dropped: u64,
 }
 
@@ -53,21 +47,14 @@ impl History {
             entries: VecDeque::new(),
             bytes: 0,
             store: None,
-            sync: SyncPolicy::Always,
-            last_sync: Instant::now(),
             dropped: 0,
         }
     }
 
     /// A durable queue holding what an earlier run left in `store`.
-    pub fn durable(
-        store: Store,
-        sync: SyncPolicy,
-        recovered: Vec<(u64, StoredMessage)>,
-    ) -> History {
+    pub fn durable(store: Store, recovered: Vec<(u64, StoredMessage)>) -> History {
         let mut history = History {
             store: Some(store),
-            sync,
             ..History::in_memory()
         };
         for (id, message) in recovered {
@@ -157,15 +144,10 @@ impl History {
         Some((entry, failure))
     }
 
-    /// Syncs removals now and then under STORESYNC batch (appends and
-    /// removes sync by themselves only while records keep coming).
+    /// Syncs what the store's policy says is due by now
+    /// ([`Store::sync_if_due`]): called from the I/O thread's timer.
     pub fn maintain(&mut self) -> Option<StoreError> {
-        let store = self.store.as_mut()?;
-        if self.sync != SyncPolicy::Batch || self.last_sync.elapsed() < BATCH_SYNC_INTERVAL {
-            return None;
-        }
-        self.last_sync = Instant::now();
-        store.sync().err()
+        self.store.as_mut()?.sync_if_due().err()
     }
 
     /// Syncs and releases the store; the queue then lives in memory only.
@@ -226,7 +208,7 @@ mod tests {
         let config = StoreConfig::new(&dir, "node#sparkplug");
         let (store, recovery) = Store::open(config.clone()).expect("open");
         assert!(recovery.messages.is_empty());
-        let mut history = History::durable(store, SyncPolicy::Always, recovery.messages);
+        let mut history = History::durable(store, recovery.messages);
         for i in 0..3u8 {
             history
                 .push("spBv1.0/g/NDATA/n".into(), vec![i], Some(1))
@@ -238,7 +220,7 @@ mod tests {
         history.close().expect("close");
 
         let (store, recovery) = Store::open(config).expect("reopen");
-        let mut history = History::durable(store, SyncPolicy::Always, recovery.messages);
+        let mut history = History::durable(store, recovery.messages);
         let payloads: Vec<Vec<u8>> = std::iter::from_fn(|| history.pop().map(|(e, _)| e))
             .map(|e| {
                 assert_eq!(e.generation, None, "recovered entries are history");
@@ -256,7 +238,7 @@ mod tests {
         config.max_bytes = 200;
         config.full = FullPolicy::DropOldest;
         let (store, recovery) = Store::open(config).expect("open");
-        let mut history = History::durable(store, SyncPolicy::Always, recovery.messages);
+        let mut history = History::durable(store, recovery.messages);
         for i in 0..10u8 {
             history.push("t".into(), vec![i; 40], None).expect("push");
         }

@@ -176,8 +176,8 @@ impl Store {
             segment.bytes += buffer.len() as u64;
         }
         let due = match self.sync {
-            SyncPolicy::Always if holds_message => true,
-            _ => self.last_sync.elapsed() >= BATCH_SYNC_INTERVAL,
+            SyncPolicy::Always => holds_message,
+            SyncPolicy::Batch => self.last_sync.elapsed() >= BATCH_SYNC_INTERVAL,
         };
         if due {
             self.sync()?;

@@ -62,7 +62,6 @@ impl SparkplugNode {
         let (history, bd_seq_file) = match context.store {
             Some(mut config) => {
                 config.client_id = format!("{}#sparkplug", config.client_id);
-                let sync = config.sync;
                 let (store, recovery) = Store::open(config)?;
                 if !recovery.damage.is_empty() {
                     problems.push(format!(
@@ -71,7 +70,7 @@ impl SparkplugNode {
                     ));
                 }
                 let file = BdSeqFile::in_dir(store.dir());
-                (History::durable(store, sync, recovery.messages), Some(file))
+                (History::durable(store, recovery.messages), Some(file))
             }
             None => (History::in_memory(), None),
         };

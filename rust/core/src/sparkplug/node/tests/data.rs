@@ -164,11 +164,7 @@ fn durable_history_of_an_earlier_run_is_sent_as_history_and_undeclared_devices_a
     let config = StoreConfig::new(&dir, "flexy#sparkplug");
     {
         let (store, recovery) = Store::open(config.clone()).expect("open");
-        let mut node = NodeState::new(
-            topics(),
-            History::durable(store, SyncPolicy::Always, recovery.messages),
-            None,
-        );
+        let mut node = NodeState::new(topics(), History::durable(store, recovery.messages), None);
         node.set_node_metrics(metrics(&[("Count", Value::Int64(0))]), NOW)
             .expect("metrics");
         node.set_device_metrics("old-plc", metrics(&[("X", Value::Int32(0))]), NOW)
@@ -183,11 +179,7 @@ fn durable_history_of_an_earlier_run_is_sent_as_history_and_undeclared_devices_a
     }
     let (store, recovery) = Store::open(config).expect("reopen");
     assert_eq!(recovery.messages.len(), 4);
-    let mut node = NodeState::new(
-        topics(),
-        History::durable(store, SyncPolicy::Always, recovery.messages),
-        None,
-    );
+    let mut node = NodeState::new(topics(), History::durable(store, recovery.messages), None);
     node.set_node_metrics(metrics(&[("Count", Value::Int64(0))]), NOW + 100)
         .expect("metrics");
     let births = connect(&mut node, NOW + 200);

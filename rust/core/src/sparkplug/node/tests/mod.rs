@@ -10,7 +10,7 @@ use crate::sparkplug::history::History;
 use crate::sparkplug::payload::{data_type, Metric, MetricValue, Payload};
 use crate::sparkplug::topic::NodeTopics;
 use crate::sparkplug::value::Value;
-use crate::store::{StoreConfig, SyncPolicy};
+use crate::store::StoreConfig;
 
 mod births;
 mod commands;
