@@ -147,17 +147,18 @@ pub struct StoredMessage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncPolicy {
     /// Every append is synced before it returns: nothing that returned is
-    /// lost, even to a power cut. The mark that a message was delivered is
-    /// synced with the next append, or on its own after 2 s
-    /// ([`Store::sync_if_due`]): a power cut can make a message delivered in
-    /// those seconds be sent again, never lost, and a steady stream of
-    /// messages costs one fsync each instead of two.
+    /// lost, even to a power cut. (With either policy the mark that a
+    /// message was delivered is synced with the next append, or on its own
+    /// after 2 s ([`Store::sync_if_due`]): a power cut can make a message
+    /// delivered in those seconds be sent again, never lost, and a steady
+    /// stream of messages costs one fsync each instead of two.)
     Always,
-    /// Synced at most every 100 ms (checked on each append and remove), on
+    /// Messages are synced at most every 100 ms (checked on each append), on
     /// [`Store::sync`] and on close. Data is written to the operating system
     /// immediately, so a crashed or killed process loses nothing; a power cut
-    /// can lose what was written since the last sync. Call [`Store::sync`]
-    /// from a timer (every 100 ms, say) so a quiet period is synced too.
+    /// can lose messages written in the last 100 ms. Call
+    /// [`Store::sync_if_due`] from a timer (every 100 ms, say) so a quiet
+    /// period is synced too.
     Batch,
 }
 
@@ -238,6 +239,9 @@ pub struct Store {
     last_sync: Instant,
     /// fsyncs of segment data since open (for tests and diagnostics).
     syncs: u64,
+    /// A message was written and not yet synced (SyncPolicy::Batch): due
+    /// within 100 ms. Unsynced delivery marks alone may wait longer.
+    unsynced_message: bool,
     dropped: u64,
     reserve: Reserve,
     /// Delivered messages whose remove record could not be written yet, with
@@ -390,6 +394,7 @@ impl Store {
             active: None,
             last_sync: Instant::now(),
             syncs: 0,
+            unsynced_message: false,
             dropped: 0,
             reserve,
             unwritten: BTreeMap::new(),
@@ -495,14 +500,16 @@ impl Store {
         self.write_unwritten()
     }
 
-    /// Syncs what the policy says is due by now: with [`SyncPolicy::Batch`]
-    /// what was written more than 100 ms ago, with [`SyncPolicy::Always`]
-    /// delivery marks that waited 2 s for an append. Call it from a timer
-    /// (every 100 ms, say); it returns at once when nothing is due.
+    /// Syncs what is due by now: a message 100 ms after it was written
+    /// ([`SyncPolicy::Batch`]; [`SyncPolicy::Always`] syncs messages at
+    /// once), delivery marks that waited 2 s for an append to take them
+    /// along. Call it from a timer (every 100 ms, say); it returns at once
+    /// when nothing is due.
     pub fn sync_if_due(&mut self) -> Result<(), StoreError> {
-        let wait = match self.sync {
-            SyncPolicy::Batch => BATCH_SYNC_INTERVAL,
-            SyncPolicy::Always => MARK_SYNC_DELAY,
+        let wait = if self.unsynced_message {
+            BATCH_SYNC_INTERVAL
+        } else {
+            MARK_SYNC_DELAY
         };
         if self.last_sync.elapsed() >= wait {
             self.sync()
@@ -530,6 +537,7 @@ impl Store {
         active.dirty = false;
         self.last_sync = Instant::now();
         self.syncs += 1;
+        self.unsynced_message = false;
         Ok(())
     }
 

@@ -175,10 +175,14 @@ impl Store {
         if let Some(segment) = self.segments.get_mut(&name) {
             segment.bytes += buffer.len() as u64;
         }
-        let due = match self.sync {
-            SyncPolicy::Always => holds_message,
-            SyncPolicy::Batch => self.last_sync.elapsed() >= BATCH_SYNC_INTERVAL,
-        };
+        // Delivery marks never sync by themselves: the next append's fsync
+        // or Store::sync_if_due takes them along.
+        self.unsynced_message |= holds_message;
+        let due = holds_message
+            && match self.sync {
+                SyncPolicy::Always => true,
+                SyncPolicy::Batch => self.last_sync.elapsed() >= BATCH_SYNC_INTERVAL,
+            };
         if due {
             self.sync()?;
         }
