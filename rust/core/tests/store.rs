@@ -170,8 +170,8 @@ fn always_syncs_each_append_and_lets_delivery_marks_ride_on_the_next() -> TestRe
             "its mark waits for the next fsync"
         );
         store.sync_if_due()?;
-        // A mark alone waits 2 s; only a machine that stalled that long syncs here.
-        if synced_at.elapsed() < std::time::Duration::from_secs(2) {
+        // A mark alone waits 30 s; only a machine that stalled that long syncs here.
+        if synced_at.elapsed() < std::time::Duration::from_secs(30) {
             assert_eq!(store.sync_count(), before + 1, "and is not due yet");
         }
     }
@@ -183,7 +183,7 @@ fn always_syncs_each_append_and_lets_delivery_marks_ride_on_the_next() -> TestRe
 }
 
 /// STORESYNC batch: a message is synced within 100 ms, so it is due at the
-/// first timer tick after that; marks alone are not due for 2 s.
+/// first timer tick after that; marks alone are not due for 30 s.
 #[test]
 fn batch_makes_a_message_due_within_100_ms_and_marks_alone_wait() -> TestResult {
     let temp = TempDir::new("sync-batch");
@@ -210,7 +210,7 @@ fn batch_makes_a_message_due_within_100_ms_and_marks_alone_wait() -> TestResult 
     let marked_at = std::time::Instant::now();
     store.remove(first.id)?;
     store.sync_if_due()?;
-    if marked_at.elapsed() < std::time::Duration::from_secs(2) {
+    if marked_at.elapsed() < std::time::Duration::from_secs(30) {
         assert_eq!(store.sync_count(), synced, "a mark alone is not due yet");
     }
     Ok(())

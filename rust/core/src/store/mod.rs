@@ -129,10 +129,12 @@ const COMPACT_MIN_DEAD_BYTES: u64 = 1024 * 1024;
 /// With [`SyncPolicy::Batch`], data is forced to the medium at most this often.
 pub const BATCH_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
-/// With [`SyncPolicy::Always`], how long a delivery mark waits for the next
-/// append (whose fsync takes it along for free) before it is synced on its
-/// own by [`Store::sync_if_due`].
-const MARK_SYNC_DELAY: Duration = Duration::from_secs(2);
+/// How long a delivery mark waits for the next append (whose fsync takes it
+/// along for free) before [`Store::sync_if_due`] syncs it on its own. Long
+/// enough for a gateway that publishes every 10 s to pay one fsync per
+/// reading; a power cut can make messages delivered in that time be sent
+/// again (never lost).
+const MARK_SYNC_DELAY: Duration = Duration::from_secs(30);
 
 /// One message as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,9 +151,9 @@ pub enum SyncPolicy {
     /// Every append is synced before it returns: nothing that returned is
     /// lost, even to a power cut. (With either policy the mark that a
     /// message was delivered is synced with the next append, or on its own
-    /// after 2 s ([`Store::sync_if_due`]): a power cut can make a message
-    /// delivered in those seconds be sent again, never lost, and a steady
-    /// stream of messages costs one fsync each instead of two.)
+    /// after 30 s ([`Store::sync_if_due`]): a power cut can make a message
+    /// delivered in those seconds be sent again, never lost, and a stream
+    /// of messages costs one fsync each instead of two.)
     Always,
     /// Messages are synced at most every 100 ms (checked on each append), on
     /// [`Store::sync`] and on close. Data is written to the operating system
@@ -502,7 +504,7 @@ impl Store {
 
     /// Syncs what is due by now: a message 100 ms after it was written
     /// ([`SyncPolicy::Batch`]; [`SyncPolicy::Always`] syncs messages at
-    /// once), delivery marks that waited 2 s for an append to take them
+    /// once), delivery marks that waited 30 s for an append to take them
     /// along. Call it from a timer (every 100 ms, say); it returns at once
     /// when nothing is due.
     pub fn sync_if_due(&mut self) -> Result<(), StoreError> {
