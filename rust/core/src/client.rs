@@ -6,7 +6,7 @@
 //! time, so the sink may call back into the client (even `close`).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, JoinHandle, ThreadId};
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rumqttc::{Publish, QoS};
 
+use crate::atomic64::AtomicU64;
 use crate::engine::{Command, Engine};
 use crate::error::{ConnectError, Error};
 use crate::log::{log, Logger};

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+mod atomic64;
 pub mod client;
 mod engine;
 pub mod error;
