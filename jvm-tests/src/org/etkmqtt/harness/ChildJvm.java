@@ -35,9 +35,15 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Starts {@code main} (a class on the test class path) with {@code args}. */
     public static ChildJvm startMain(Class<?> main, List<String> args) {
+        return startMain(main, new ArrayList<>(), args);
+    }
+
+    /** Starts {@code main} with the JVM options {@code jvmOptions} (e.g. -D...) and {@code args}. */
+    public static ChildJvm startMain(Class<?> main, List<String> jvmOptions, List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
         command.add("-Xcheck:jni");
+        command.addAll(jvmOptions);
         command.add("-Djava.library.path=" + System.getProperty("java.library.path"));
         command.add("-cp");
         command.add(childClasspath());
