@@ -212,6 +212,34 @@ public class NativeLoaderExtractionTest {
                 + jvm.describe()));
     }
 
+    @Test
+    public void library_of_the_other_float_abi_is_named_with_both_abis() throws Exception {
+        ElfAbi jvm = ElfAbi.ofThisJvm();
+        assumeTrue("runs on ARM JVMs (gradle armhfTest, armelTest)", jvm != null && jvm.machine == ElfAbi.EM_ARM);
+        String other = "armhf".equals(jvm.armFloatAbi) ? "armel" : "armhf";
+        File jar = NativeLoaderLocationTest.copyJarWithoutNative(new File(System.getProperty("etkmqtt.jar")),
+                new File(dir, "app.jar"));
+        // The real library of the other float ABI, where the Flexy layout puts it: next to the jar.
+        File library = new File(dir, LIBRARY_FILE);
+        try (JarFile source = new JarFile(System.getProperty("etkmqtt.jar"))) {
+            JarEntry entry = source.getJarEntry("native/linux-" + other + "/" + LIBRARY_FILE);
+            assertNotNull("the multi-platform jar holds the " + other + " library", entry);
+            try (InputStream in = source.getInputStream(entry)) {
+                Files.copy(in, library.toPath());
+            }
+        }
+
+        List<String> command = ChildCommand.of(tmp, jar.getPath() + File.pathSeparator + testClasses());
+        command.add(LoadAndWait.class.getName());
+        Processes.Result result = Processes.run(dir, 300_000, null, command);
+
+        assertTrue(result.output, result.output.contains("error=etkmqtt native library"));
+        assertTrue(result.output, result.output.contains("(" + library.getPath() + " is an "
+                + ("armhf".equals(other) ? "ARM hard-float (armhf)" : "ARM soft-float (armel)")
+                + " library, but this JVM is " + jvm.describe()
+                + "; use the library from native/linux-" + jvm.armFloatAbi + "/ of etkmqtt-all-platforms.jar)"));
+    }
+
     // --- helpers ------------------------------------------------------------------------------
 
     /** Starts a child that loads the library, waits for its line, kills it with SIGKILL; returns the line. */
