@@ -1,10 +1,7 @@
 package org.etkmqtt;
 
 import java.io.File;
-import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UnsupportedEncodingException;
 import java.net.URL;
 import java.net.URLDecoder;
@@ -17,10 +14,15 @@ import java.security.ProtectionDomain;
  * <li>{@code System.loadLibrary} ({@code java.library.path});</li>
  * <li>the directory of the jar this class was loaded from (on the Flexy,
  *     {@code jvmrun -classpath /usr/app.jar} finds {@code /usr/libetkmqtt_jni.so});</li>
- * <li>the copy inside the jar under {@code /native/<os>-<arch>/}, extracted
- *     to a temporary file.</li>
+ * <li>the copy inside the jar under {@code /native/<os>-<arch>/}, for
+ *     example {@code linux-armhf} or {@code linux-armel}: the JVM's float ABI
+ *     is read from its own ELF header ({@link ElfAbi}), since {@code os.arch}
+ *     is {@code arm} for both. The copy is put into a file by
+ *     {@link LibraryExtractor}, which reuses a checked copy or cleans up after
+ *     killed JVMs.</li>
  * </ol>
- * When none works, the exception lists every place tried and why it failed.
+ * When none works, the exception lists every place tried and why it failed;
+ * a library built for another ABI than the JVM's is named as such.
  */
 final class NativeLoader {
     static final String LIBRARY = "etkmqtt_jni";
@@ -37,6 +39,7 @@ final class NativeLoader {
             return;
         }
         String fileName = System.mapLibraryName(LIBRARY);
+        ElfAbi jvm = ElfAbi.ofThisJvm();
         StringBuffer tried = new StringBuffer();
         try {
             System.loadLibrary(LIBRARY);
@@ -44,7 +47,8 @@ final class NativeLoader {
             return;
         } catch (UnsatisfiedLinkError e) {
             tried.append("(1) System.loadLibrary(\"").append(LIBRARY).append("\") with java.library.path=")
-                    .append(System.getProperty("java.library.path")).append(": ").append(e.getMessage());
+                    .append(System.getProperty("java.library.path")).append(": ").append(e.getMessage())
+                    .append(ElfAbi.mismatch(onLibraryPath(fileName), jvm));
         }
 
         tried.append("; (2) next to the jar: ");
@@ -62,29 +66,77 @@ final class NativeLoader {
                     loaded(besideJar.getAbsolutePath());
                     return;
                 } catch (UnsatisfiedLinkError e) {
-                    tried.append(": ").append(e.getMessage());
+                    tried.append(": ").append(e.getMessage()).append(ElfAbi.mismatch(besideJar, jvm));
                 }
             }
         }
 
-        String resource = "/native/" + platform() + "/" + fileName;
-        tried.append("; (3) jar resource ").append(resource);
-        InputStream in = NativeLoader.class.getResourceAsStream(resource);
-        if (in == null) {
+        String[] folders = folders(jvm);
+        boolean inJar = false;
+        for (int i = 0; i < folders.length; i++) {
+            String resource = "/native/" + folders[i] + "/" + fileName;
+            tried.append("; (").append(3 + i).append(") jar resource ").append(resource);
+            if (NativeLoader.class.getResource(resource) == null) {
+                tried.append(": not in the jar");
+                continue;
+            }
+            inJar = true;
+            LibraryExtractor.Extracted extracted;
+            try {
+                extracted = LibraryExtractor.extract(resource, fileName);
+            } catch (IOException e) {
+                throw new EWException("etkmqtt native library " + fileName + " could not be extracted from "
+                        + resource + " to a temporary file: " + e.getMessage() + " (tried " + tried + ")");
+            }
+            try {
+                System.load(extracted.file.getAbsolutePath());
+                loaded(extracted.file.getAbsolutePath() + " (extracted from jar resource " + resource + "; "
+                        + extracted.how + ")");
+                return;
+            } catch (UnsatisfiedLinkError e) {
+                tried.append(" as ").append(extracted.file.getPath()).append(": ").append(e.getMessage())
+                        .append(ElfAbi.mismatch(extracted.file, jvm));
+            }
+        }
+        if (!inJar) {
             throw new EWException("etkmqtt native library " + fileName + " not found; tried " + tried
-                    + ": not in the jar");
+                    + (jvm == null ? " (this JVM's ABI is unknown: /proc/self/exe cannot be read)"
+                            : " (this JVM is " + jvm.describe() + ")"));
         }
-        try {
-            File file = extract(in, fileName);
-            System.load(file.getAbsolutePath());
-            loaded(file.getAbsolutePath() + " (extracted from jar resource " + resource + ")");
-        } catch (IOException e) {
-            throw new EWException("etkmqtt native library " + fileName + " could not be extracted from "
-                    + resource + " to a temporary file: " + e.getMessage() + " (tried " + tried + ")");
-        } catch (UnsatisfiedLinkError e) {
-            throw new EWException("etkmqtt native library " + resource + " could not be loaded: "
-                    + e.getMessage() + " (tried " + tried + ")");
+        throw new EWException("etkmqtt native library " + fileName + " could not be loaded; tried " + tried);
+    }
+
+    /**
+     * The jar folders to try, best first: the one for this JVM's ABI, or for an
+     * ARM JVM whose float ABI is unknown both ARM folders (the wrong one fails
+     * to load and is reported as such).
+     */
+    static String[] folders(ElfAbi jvm) {
+        String folder = jvm == null ? null : jvm.folder();
+        if (folder != null) {
+            return new String[] {folder};
         }
+        String fromProperties = platform();
+        if (fromProperties.equals("linux-arm")) {
+            return new String[] {"linux-armhf", "linux-armel"};
+        }
+        return new String[] {fromProperties};
+    }
+
+    /** The first {@code fileName} in {@code java.library.path}, the one loadLibrary tried; null if none. */
+    private static File onLibraryPath(String fileName) {
+        String path = System.getProperty("java.library.path");
+        if (path == null) {
+            return null;
+        }
+        String[] dirs = path.split(File.pathSeparator);
+        for (int i = 0; i < dirs.length; i++) {
+            File candidate = new File(dirs[i], fileName);
+            if (dirs[i].length() > 0 && candidate.isFile()) {
+                return candidate;
+            }
+        }
+        return null;
     }
 
     private static void loaded(String from) {
@@ -133,24 +185,10 @@ final class NativeLoader {
         return result.append(text.substring(from)).toString();
     }
 
-    private static File extract(InputStream in, String fileName) throws IOException {
-        File file = File.createTempFile("etkmqtt-", "-" + fileName);
-        file.deleteOnExit();
-        OutputStream out = new FileOutputStream(file);
-        try {
-            byte[] buffer = new byte[16384];
-            int n;
-            while ((n = in.read(buffer)) > 0) {
-                out.write(buffer, 0, n);
-            }
-        } finally {
-            out.close();
-            in.close();
-        }
-        return file;
-    }
-
-    /** The jar folder name for this JVM, for example {@code linux-x86_64}. */
+    /**
+     * The jar folder name from {@code os.name} and {@code os.arch}, for example
+     * {@code linux-x86_64}; {@code linux-arm} for either ARM float ABI.
+     */
     static String platform() {
         String os = System.getProperty("os.name", "unknown").toLowerCase();
         if (os.startsWith("linux")) {

@@ -93,18 +93,22 @@ public class JarContentsTest {
         try {
             String maps = new String(java.nio.file.Files.readAllBytes(new File("/proc/self/maps").toPath()),
                     java.nio.charset.StandardCharsets.US_ASCII);
-            assertTrue("the extracted temporary copy (etkmqtt-*-libetkmqtt_jni.so) is mapped",
-                    maps.matches("(?s).*/etkmqtt-[^/\\n]*-libetkmqtt_jni\\.so\\n.*"));
+            String from = NativeLoader.loadedFrom;
+            assertTrue(from, from.contains(" (extracted from jar resource /native/" + platform() + "/"));
+            String path = from.substring(0, from.indexOf(" ("));
+            assertTrue("extracted below java.io.tmpdir: " + path,
+                    path.startsWith(new File(System.getProperty("java.io.tmpdir")).getCanonicalPath() + "/"));
+            assertTrue("the extracted copy " + path + " is mapped", maps.contains(" " + path + "\n"));
         } finally {
             client.close();
         }
     }
 
+    /** The jar folder of this JVM's ABI, for example linux-x86_64 or linux-armel. */
     private static String platform() {
-        String arch = System.getProperty("os.arch");
-        if (arch.equals("amd64") || arch.equals("x86_64")) {
-            arch = "x86_64";
-        }
-        return "linux-" + arch;
+        ElfAbi jvm = ElfAbi.ofThisJvm();
+        assertNotNull("this JVM's ELF header (/proc/self/exe) is readable", jvm);
+        assertNotNull("etkmqtt has a jar folder for " + jvm.describe(), jvm.folder());
+        return jvm.folder();
     }
 }

@@ -95,8 +95,16 @@ public class NativeLoaderLocationTest {
 
     /** Copies build/libs/etkmqtt.jar into the temporary directory, with or without native/. */
     private File copyJar(boolean withNative) throws IOException {
-        File copy = new File(dir.getCanonicalFile(), "app.jar");
-        try (JarFile source = new JarFile(builtJar());
+        return copyJar(builtJar(), new File(dir.getCanonicalFile(), "app.jar"), withNative);
+    }
+
+    /** Copies {@code jar} to {@code copy} without its native/ folder. */
+    static File copyJarWithoutNative(File jar, File copy) throws IOException {
+        return copyJar(jar, copy, false);
+    }
+
+    private static File copyJar(File jar, File copy, boolean withNative) throws IOException {
+        try (JarFile source = new JarFile(jar);
                 JarOutputStream out = new JarOutputStream(Files.newOutputStream(copy.toPath()))) {
             for (Enumeration<JarEntry> entries = source.entries(); entries.hasMoreElements();) {
                 JarEntry entry = entries.nextElement();
@@ -113,16 +121,12 @@ public class NativeLoaderLocationTest {
         return copy;
     }
 
+    /** Copies this JVM's library out of the jar (which may hold several ABIs' libraries). */
     private void extractLibrary(File target) throws IOException {
         try (JarFile source = new JarFile(builtJar())) {
-            JarEntry found = null;
-            for (Enumeration<JarEntry> entries = source.entries(); entries.hasMoreElements();) {
-                JarEntry entry = entries.nextElement();
-                if (entry.getName().startsWith("native/") && entry.getName().endsWith("/" + LIBRARY_FILE)) {
-                    found = entry;
-                }
-            }
-            assertNotNull("the jar holds " + LIBRARY_FILE, found);
+            String name = "native/" + NativeLoader.folders(ElfAbi.ofThisJvm())[0] + "/" + LIBRARY_FILE;
+            JarEntry found = source.getJarEntry(name);
+            assertNotNull("the jar holds " + name, found);
             try (InputStream in = source.getInputStream(found);
                     OutputStream out = Files.newOutputStream(target.toPath())) {
                 in.transferTo(out);

@@ -280,10 +280,14 @@ public class PskTest extends ClientTestSupport {
                 client.awaitStatus(MqttClient.STATUS_CONNECTING, DELIVERY_MS));
         own.startAgain();
         assertTrue("reconnected: " + client.describe(), client.awaitStatus(MqttClient.STATUS_CONNECTED, 40_000));
-        List<Integer> seen = client.statusesSeen();
-        int lost = seen.lastIndexOf(MqttClient.STATUS_CONNECTING);
-        assertTrue("5 -> 3 -> 5 in " + seen, seen.indexOf(MqttClient.STATUS_CONNECTED) < lost
-                && seen.lastIndexOf(MqttClient.STATUS_CONNECTED) > lost);
+        // The status events reach callMqttEvent on the event thread, after getStatus() has
+        // changed (on a slow, emulated JVM noticeably later): wait for them too.
+        assertTrue("5 -> 3 -> 5 in " + client.statusesSeen(), Waits.until(DELIVERY_MS, () -> {
+            List<Integer> seen = client.statusesSeen();
+            int lost = seen.lastIndexOf(MqttClient.STATUS_CONNECTING);
+            return seen.indexOf(MqttClient.STATUS_CONNECTED) < lost
+                    && seen.lastIndexOf(MqttClient.STATUS_CONNECTED) > lost;
+        }));
 
         // The restarted broker has no session: only a restored subscription delivers this.
         assertTrue("subscription restored:\n" + own.log(), Waits.until(DELIVERY_MS,

@@ -35,12 +35,17 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Starts {@code main} (a class on the test class path) with {@code args}. */
     public static ChildJvm startMain(Class<?> main, List<String> args) {
-        return startMain(main.getName(), childClasspath(), args);
+        return startMain(main, new ArrayList<String>(), args);
+    }
+
+    /** Starts {@code main} with the JVM options {@code jvmOptions} (e.g. -D...) and {@code args}. */
+    public static ChildJvm startMain(Class<?> main, List<String> jvmOptions, List<String> args) {
+        return start(javaCommand(main.getName(), childClasspath(), jvmOptions, args));
     }
 
     /** Starts class {@code main} from {@code classpath} with {@code args}. */
     public static ChildJvm startMain(String main, String classpath, List<String> args) {
-        return start(javaCommand(main, classpath, args));
+        return start(javaCommand(main, classpath, new ArrayList<String>(), args));
     }
 
     /**
@@ -49,7 +54,7 @@ public final class ChildJvm implements AutoCloseable {
      */
     public static ChildJvm startMainWithUmask(String umask, Class<?> main, List<String> args) {
         List<String> command = new ArrayList<>(Arrays.asList("sh", "-c", "umask " + umask + " && exec \"$0\" \"$@\""));
-        command.addAll(javaCommand(main.getName(), childClasspath(), args));
+        command.addAll(javaCommand(main.getName(), childClasspath(), new ArrayList<String>(), args));
         return start(command);
     }
 
@@ -61,10 +66,12 @@ public final class ChildJvm implements AutoCloseable {
         }
     }
 
-    private static List<String> javaCommand(String main, String classpath, List<String> args) {
+    private static List<String> javaCommand(String main, String classpath, List<String> jvmOptions,
+            List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(new File(System.getProperty("java.home"), "bin/java").getPath());
         command.add("-Xcheck:jni");
+        command.addAll(jvmOptions);
         command.add("-Djava.library.path=" + System.getProperty("java.library.path"));
         command.add("-cp");
         command.add(classpath);

@@ -70,9 +70,14 @@ fn alert_after_the_handshake_is_explained() {
         }
     };
     let explained = session.transport.explain(&error).to_string();
-    assert_eq!(
-        explained,
-        "connection lost: the broker ended the TLS-PSK session (sslv3 alert bad record mac, alert 20)"
+    // OpenSSL words the alert by version ("sslv3 alert bad record mac" in
+    // 3.0, "ssl/tls alert bad record mac" in 3.6, the ARM builds'); the
+    // classification and the alert number are ours.
+    assert!(
+        explained.starts_with("connection lost: the broker ended the TLS-PSK session (")
+            && explained.contains("alert bad record mac")
+            && explained.ends_with(", alert 20)"),
+        "{explained}"
     );
 }
 
