@@ -98,10 +98,14 @@ pub struct Session {
     incoming: Incoming,
     /// SUBSCRIBE / UNSUBSCRIBE to send, in the order asked.
     requests: VecDeque<Request>,
-    /// Sent SUBSCRIBEs by packet id, with their filters (for SUBACK
-    /// failures); sent UNSUBSCRIBEs with an empty list.
-    awaiting_ack: HashMap<u16, Vec<String>>,
+    /// Sent SUBSCRIBEs and UNSUBSCRIBEs by packet id (a SUBACK failure
+    /// names its filter).
+    awaiting_ack: HashMap<u16, Request>,
     subscriptions: Vec<SubscribeFilter>,
+    /// Filters unsubscribed whose UNSUBACK has not come: a broker that kept
+    /// the session still has them, so the next connection unsubscribes
+    /// again.
+    unsubscribed: Vec<String>,
     /// Acknowledgements and other short packets to write before anything
     /// else.
     control: VecDeque<Packet>,
@@ -151,6 +155,7 @@ impl Session {
             incoming: Incoming::default(),
             requests: VecDeque::new(),
             awaiting_ack: HashMap::new(),
+            unsubscribed: Vec::new(),
             subscriptions: Vec::new(),
             control: VecDeque::new(),
             keep_alive: KeepAlive::new(config.keep_alive),
@@ -177,6 +182,7 @@ impl Session {
     /// Adds `filter` to the subscriptions restored on every connect, and
     /// subscribes now when connected. Subscribing again changes the QoS.
     pub fn subscribe(&mut self, filter: &str, qos: QoS) {
+        self.unsubscribed.retain(|f| f != filter);
         match self.subscriptions.iter_mut().find(|s| s.path == filter) {
             Some(existing) => existing.qos = qos,
             None => self
@@ -193,9 +199,13 @@ impl Session {
     }
 
     /// Removes `filter` from the subscriptions; unsubscribes now when
-    /// connected.
+    /// connected, else on the next connection if the broker kept the
+    /// session (and with it the subscription).
     pub fn unsubscribe(&mut self, filter: &str) {
         self.subscriptions.retain(|s| s.path != filter);
+        if !self.unsubscribed.iter().any(|f| f == filter) {
+            self.unsubscribed.push(filter.to_owned());
+        }
         if self.online {
             self.requests
                 .push_back(Request::Unsubscribe(filter.to_owned()));
@@ -242,6 +252,7 @@ impl Session {
             self.epoch += 1;
             self.incoming.clear();
             self.window.restart_all();
+            self.unsubscribed.clear();
         }
         for packet in self.incoming.acks_due() {
             self.control.push_back(packet);
@@ -249,6 +260,10 @@ impl Session {
         if !self.subscriptions.is_empty() {
             self.requests
                 .push_front(Request::Subscribe(self.subscriptions.clone()));
+        }
+        for filter in &self.unsubscribed {
+            self.requests
+                .push_back(Request::Unsubscribe(filter.clone()));
         }
     }
 
@@ -321,14 +336,19 @@ impl Session {
             Packet::PubComp(PubComp { pkid }) => self.handle_pubcomp(pkid),
             Packet::SubAck(suback) => {
                 match self.awaiting_ack.remove(&suback.pkid) {
-                    Some(filters) => {
+                    Some(Request::Subscribe(filters)) => {
                         self.ids.release(suback.pkid);
                         for (filter, code) in filters.into_iter().zip(&suback.return_codes) {
                             if let SubscribeReasonCode::Failure = code {
-                                self.events
-                                    .push_back(SessionEvent::SubscriptionRefused { filter });
+                                self.events.push_back(SessionEvent::SubscriptionRefused {
+                                    filter: filter.path,
+                                });
                             }
                         }
+                    }
+                    Some(other) => {
+                        self.awaiting_ack.insert(suback.pkid, other);
+                        self.unsolicited("SUBACK", suback.pkid);
                     }
                     None => self.unsolicited("SUBACK", suback.pkid),
                 }
@@ -336,7 +356,14 @@ impl Session {
             }
             Packet::UnsubAck(unsuback) => {
                 match self.awaiting_ack.remove(&unsuback.pkid) {
-                    Some(_) => self.ids.release(unsuback.pkid),
+                    Some(Request::Unsubscribe(filter)) => {
+                        self.ids.release(unsuback.pkid);
+                        self.unsubscribed.retain(|f| *f != filter);
+                    }
+                    Some(other) => {
+                        self.awaiting_ack.insert(unsuback.pkid, other);
+                        self.unsolicited("UNSUBACK", unsuback.pkid);
+                    }
                     None => self.unsolicited("UNSUBACK", unsuback.pkid),
                 }
                 Ok(())
@@ -378,24 +405,19 @@ impl Session {
             }
             if let Some(request) = self.requests.front() {
                 if let Some(pkid) = self.ids.allocate() {
-                    let (packet, filters) = match request {
-                        Request::Subscribe(filters) => (
-                            Packet::Subscribe(Subscribe {
-                                pkid,
-                                filters: filters.clone(),
-                            }),
-                            filters.iter().map(|f| f.path.clone()).collect(),
-                        ),
-                        Request::Unsubscribe(filter) => (
-                            Packet::Unsubscribe(Unsubscribe {
-                                pkid,
-                                topics: vec![filter.clone()],
-                            }),
-                            Vec::new(),
-                        ),
+                    let packet = match request {
+                        Request::Subscribe(filters) => Packet::Subscribe(Subscribe {
+                            pkid,
+                            filters: filters.clone(),
+                        }),
+                        Request::Unsubscribe(filter) => Packet::Unsubscribe(Unsubscribe {
+                            pkid,
+                            topics: vec![filter.clone()],
+                        }),
                     };
-                    self.requests.pop_front();
-                    self.awaiting_ack.insert(pkid, filters);
+                    if let Some(request) = self.requests.pop_front() {
+                        self.awaiting_ack.insert(pkid, request);
+                    }
                     write(&packet, out);
                     continue;
                 }

@@ -152,3 +152,60 @@ fn suback_failure_names_the_refused_filter() {
         }]
     );
 }
+
+/// A broker that keeps the session (CLEANSESSION 0) keeps its
+/// subscriptions too: a filter unsubscribed while offline, or whose
+/// UNSUBACK was lost with the connection, is unsubscribed again on the next
+/// connection, until the broker confirms it; a broker without the session
+/// has nothing to forget.
+#[test]
+fn an_unsubscribe_the_broker_did_not_confirm_is_sent_again_to_a_kept_session() {
+    let mut h = Harness::new(10, 60);
+    h.session.subscribe("a/#", QoS::AtLeastOnce);
+    h.session.subscribe("b/#", QoS::AtLeastOnce);
+    h.connect(false);
+    assert!(matches!(h.transmit().as_slice(), [Packet::Subscribe(_)]));
+    h.session.unsubscribe("a/#");
+    let written = h.transmit();
+    let [Packet::Unsubscribe(first)] = written.as_slice() else {
+        panic!("UNSUBSCRIBE now: {written:?}");
+    };
+    assert_eq!(first.topics, vec!["a/#".to_owned()]);
+    // Lost before the UNSUBACK; b/# is unsubscribed while offline.
+    h.session.connection_lost(&ConnectionEnd::Other);
+    h.session.unsubscribe("b/#");
+    h.connect(true);
+    let topics: Vec<String> = h
+        .transmit()
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::Unsubscribe(u) => Some(u.topics.join(",")),
+            Packet::Subscribe(s) => panic!("nothing is left to restore: {s:?}"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(topics, vec!["a/#".to_owned(), "b/#".to_owned()]);
+    // Confirmed: not again.
+    h.session.connection_lost(&ConnectionEnd::Other);
+    h.connect(true);
+    let again = h.transmit();
+    let pkids: Vec<u16> = again
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Unsubscribe(u) => Some(u.pkid),
+            _ => None,
+        })
+        .collect();
+    for pkid in pkids {
+        h.receive(Packet::UnsubAck(rumqttc::UnsubAck::new(pkid)))
+            .expect("unsuback");
+    }
+    h.session.connection_lost(&ConnectionEnd::Other);
+    h.connect(true);
+    assert!(h.transmit().is_empty(), "nothing left to unsubscribe");
+    // And a broker that lost the session has nothing to forget.
+    h.session.unsubscribe("c/#");
+    h.session.connection_lost(&ConnectionEnd::Other);
+    h.connect(false);
+    assert!(h.transmit().is_empty());
+}
