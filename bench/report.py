@@ -17,7 +17,7 @@ from collections import defaultdict
 
 CLIENTS = ["etk-java", "etk-c", "libmosquitto", "paho"]
 TRANSPORTS = {"tcp": "plain TCP", "tls": "certificate TLS", "psk": "TLS-PSK"}
-DEFAULT_WINDOW = {"etk-java": 100, "etk-c": 100, "libmosquitto": 20, "paho": 65535}
+DEFAULT_WINDOW = {"etk-java": 20, "etk-c": 20, "libmosquitto": 20, "paho": 65535}
 
 
 def number(text):

@@ -9,7 +9,7 @@
  * only checks its arguments and appends to the offline queue. EtkBench.java
  * does the same through JNI; the difference is the JNI overhead.
  *
- * publish: MAXINFLIGHT from inflight= (else the library's default, 100);
+ * publish: MAXINFLIGHT from inflight= (else the library's default, 20);
  * store=DIR sets STOREDIR (each run has its own client id, so its own
  * store), sync= STORESYNC. etkmqtt_client_publish returns once the message
  * is queued (it blocks while the queue of MAXINFLIGHT + 1000 is full; with

@@ -153,9 +153,10 @@ impl Default for Options {
             will_qos: 0,
             will_retain: false,
             clean_session: true,
-            // 20 caps a gateway at 67 msg/s on a 300 ms cellular round trip;
-            // 100 is also AWS IoT Core's limit (docs/performance.md).
-            max_inflight: 100,
+            // Mosquitto 2.0 loses QoS 2 messages from a client with more
+            // than its own max_inflight_messages (20) in flight; see
+            // docs/performance.md for when to raise it (cellular, QoS 1).
+            max_inflight: 20,
             log_level: LogLevel::Off,
             connect_timeout: Duration::from_secs(30),
             reconnect_min: Duration::from_secs(1),
