@@ -58,10 +58,20 @@ def log(text):
     print(text, file=sys.stderr, flush=True)
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A 127.0.0.1 port that was free a moment ago and not handed out before:
+    the kernel may give a port that was just closed to the next bind(0), and
+    two listeners of one broker must not get the same one."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class Lines:

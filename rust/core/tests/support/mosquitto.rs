@@ -6,11 +6,13 @@
 //! crate uses a part of it.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The identity the broker's psk_file knows, with [`KEY_HEX`].
@@ -21,9 +23,22 @@ pub const WRONG_KEY_HEX: &str = "00112233445566778899aabbccddee00";
 pub const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const LISTEN_WAIT: Duration = Duration::from_secs(15);
 
+/// A 127.0.0.1 port that was free a moment ago and that this process has
+/// not handed out before. The kernel may give a port that was just closed
+/// to the next `bind(0)`, so without the record two listeners of one test,
+/// or of two tests running in parallel, could be given the same port (seen:
+/// Mosquitto failing with "Address already in use" on its own second
+/// listener).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let port = listener.local_addr().expect("local address").port();
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A Mosquitto process with its own directory; killed and the directory
@@ -76,51 +91,57 @@ impl Mosquitto {
         for file in [&psk_file, &cert, &cert_key] {
             set_mode(file, 0o644);
         }
-        let (psk_port, certificate_port, plain_port) = (free_port(), free_port(), free_port());
         let config = dir.join("mosquitto.conf");
-        fs::write(
-            &config,
-            format!(
-                "allow_anonymous true\nlog_dest stderr\nlog_type all\n\
-                 listener {psk_port} 127.0.0.1\npsk_hint hint\npsk_file {}\n{psk_extra}\n\
-                 listener {certificate_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n\
-                 listener {plain_port} 127.0.0.1\n",
-                psk_file.display(),
-                cert.display(),
-                cert_key.display()
-            ),
-        )
-        .expect("config");
-        let log = fs::File::create(dir.join("mosquitto.log")).expect("log file");
-        let child = Command::new(MOSQUITTO)
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start mosquitto");
-        let mut broker = Mosquitto {
-            child,
-            dir,
-            psk_port,
-            certificate_port,
-            plain_port,
-        };
-        let deadline = Instant::now() + LISTEN_WAIT;
-        for port in [psk_port, certificate_port, plain_port] {
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                if let Ok(Some(status)) = broker.child.try_wait() {
-                    panic!("mosquitto exited ({status}):\n{}", broker.log());
+        let log_path = dir.join("mosquitto.log");
+        let read_log = || fs::read_to_string(&log_path).unwrap_or_default();
+        // A port found free can be taken before Mosquitto binds it (by a
+        // client's own ephemeral port, for one): then try other ports.
+        for _attempt in 0..5 {
+            let (psk_port, certificate_port, plain_port) = (free_port(), free_port(), free_port());
+            fs::write(
+                &config,
+                format!(
+                    "allow_anonymous true\nlog_dest stderr\nlog_type all\n\
+                     listener {psk_port} 127.0.0.1\npsk_hint hint\npsk_file {}\n{psk_extra}\n\
+                     listener {certificate_port} 127.0.0.1\ncertfile {}\nkeyfile {}\n\
+                     listener {plain_port} 127.0.0.1\n",
+                    psk_file.display(),
+                    cert.display(),
+                    cert_key.display()
+                ),
+            )
+            .expect("config");
+            let log = fs::File::create(&log_path).expect("log file");
+            let mut child = Command::new(MOSQUITTO)
+                .arg("-c")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start mosquitto");
+            let ports = [psk_port, certificate_port, plain_port];
+            match wait_until_listening(&mut child, &ports) {
+                Ok(()) => {
+                    return Mosquitto {
+                        child,
+                        dir,
+                        psk_port,
+                        certificate_port,
+                        plain_port,
+                    }
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "mosquitto did not listen:\n{}",
-                    broker.log()
-                );
-                std::thread::sleep(Duration::from_millis(20));
+                Err(problem) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let log = read_log();
+                    assert!(
+                        log.contains("Address already in use"),
+                        "mosquitto {problem}:\n{log}"
+                    );
+                }
             }
         }
-        broker
+        panic!("mosquitto found its ports taken 5 times:\n{}", read_log());
     }
 
     pub fn log(&self) -> String {
@@ -143,4 +164,22 @@ impl Drop for Mosquitto {
         let _ = self.child.wait();
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Waits until Mosquitto accepts connections on every port; `Err` says
+/// why not (it exited, or did not listen in time; then it is still running).
+fn wait_until_listening(child: &mut Child, ports: &[u16]) -> Result<(), String> {
+    let deadline = Instant::now() + LISTEN_WAIT;
+    for &port in ports {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("exited ({status})"));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("did not listen on port {port}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    Ok(())
 }
